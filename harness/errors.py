@@ -1,0 +1,336 @@
+"""Every error the harness raises on purpose.
+
+One root (`HarnessError`) and flat subclasses. Each carries the offending name as a field so
+tests and callers can assert on data instead of wording; each message quotes the bad value and
+says what to do. The CLI catches `HarnessError` once, prints ``Error: <message>`` and exits
+non-zero (``--debug`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+class HarnessError(Exception):
+    """Root of every error the harness raises on purpose."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str, **fields: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields
+        for key, value in fields.items():
+            setattr(self, key, value)
+
+
+# --- environment: Java, Spark, Delta jars -------------------------------------------------------
+
+
+class JavaNotFoundError(HarnessError):
+    """Raised when no `java` executable is found on JAVA_HOME or PATH."""
+
+    def __init__(self, required: int, searched: Sequence[str]) -> None:
+        super().__init__(
+            f"Java not found (searched: {', '.join(searched) or 'nothing'}). Spark needs Java {required} or "
+            f"newer: install a JDK {required}+ (e.g. `apt-get install openjdk-{required}-jre-headless`) "
+            "and put it on PATH or set JAVA_HOME.",
+            required=required,
+            searched=list(searched),
+        )
+
+
+class JavaVersionError(HarnessError):
+    """Raised when the Java found is older than the Spark release needs."""
+
+    def __init__(self, found: str, required: int, java: str) -> None:
+        super().__init__(
+            f"Java {found} found at {java}, but Spark needs Java {required} or newer. Install a JDK "
+            f"{required}+ and point JAVA_HOME at it.",
+            found=found,
+            required=required,
+            java=java,
+        )
+
+
+class DeltaJarsUnavailableError(HarnessError):
+    """Raised when the Delta Lake jars cannot be resolved from Maven nor found in the local cache."""
+
+    def __init__(self, coordinate: str, cache_dir: str, detail: str = "") -> None:
+        super().__init__(
+            f"Could not resolve the Delta Lake jars {coordinate} (Ivy cache: {cache_dir}). "
+            "Check that Maven Central is reachable, or pre-seed the cache for air-gapped use: run "
+            "`harness warmup` once on a connected machine and copy the cache directory, or fetch the jars "
+            f"with `mvn dependency:copy -Dartifact={coordinate}` and pass them with HARNESS_SPARK_JARS."
+            + (f" Cause: {detail}" if detail else ""),
+            coordinate=coordinate,
+            cache_dir=cache_dir,
+            detail=detail,
+        )
+
+
+class SparkConfigurationError(HarnessError):
+    """Raised when a Spark master / remote URL or Spark option given to the harness is invalid."""
+
+    def __init__(self, option: str, value: str, reason: str) -> None:
+        super().__init__(f"Invalid Spark setting {option}={value!r}: {reason}", option=option, value=value)
+
+
+# --- settings and configuration ------------------------------------------------------------------
+
+
+class SettingsError(HarnessError):
+    """Raised when a pipeline settings file is missing, unreadable or invalid."""
+
+    def __init__(self, path: str, key: str | None, reason: str) -> None:
+        where = f"{path}" + (f" (key {key!r})" if key else "")
+        super().__init__(f"Invalid pipeline settings {where}: {reason}", path=path, key=key, reason=reason)
+
+
+class VolumePathError(HarnessError):
+    """Raised when a /Volumes path is malformed or escapes its volume."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(
+            f"Invalid volume path {path!r}: {reason}. Expected /Volumes/<catalog>/<schema>/<volume>/...",
+            path=path,
+        )
+
+
+class IdentifierError(HarnessError):
+    """Raised when a catalog, schema or table name taken from configuration is not a safe identifier."""
+
+    def __init__(self, kind: str, value: str) -> None:
+        super().__init__(
+            f"Invalid {kind} name {value!r}: use letters, digits and underscores only (it is quoted into SQL).",
+            kind=kind,
+            value=value,
+        )
+
+
+# --- loading pipeline source ---------------------------------------------------------------------
+
+
+class PipelineSourceError(HarnessError):
+    """Raised when a pipeline library (file, notebook, glob) cannot be found or fails to import."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"Cannot load pipeline source {path}: {reason}", path=path, reason=reason)
+
+
+class DefinitionError(HarnessError):
+    """Raised when a decorator or dataset function is used in a way Databricks rejects."""
+
+    def __init__(self, name: str | None, location: str, reason: str) -> None:
+        subject = f"{name!r} " if name else ""
+        super().__init__(f"Invalid definition {subject}at {location}: {reason}", name=name, location=location)
+
+
+class OutsidePipelineError(HarnessError):
+    """Raised when a `dlt` decorator is called while no pipeline is being loaded."""
+
+    def __init__(self, api: str) -> None:
+        super().__init__(
+            f"dlt.{api} was called outside a pipeline. Dataset definitions only register while the harness "
+            "loads a pipeline (harness run / LocalPipeline); call your transformation functions directly "
+            "in unit tests.",
+            api=api,
+        )
+
+
+# --- graph validation ----------------------------------------------------------------------------
+
+
+class DuplicateDatasetError(HarnessError):
+    """Raised when two definitions produce a dataset (or flow) with the same name."""
+
+    def __init__(self, name: str, kind: str, first: str, second: str) -> None:
+        super().__init__(
+            f"{kind.capitalize()} {name!r} is defined twice: at {first} and at {second}. Names must be unique "
+            "within a pipeline (use @dlt.append_flow to add more flows to one streaming table).",
+            name=name,
+            kind=kind,
+            first=first,
+            second=second,
+        )
+
+
+class UnknownDatasetError(HarnessError):
+    """Raised when a flow reads a name that is neither a pipeline dataset nor an existing table."""
+
+    def __init__(self, name: str, referenced_by: str, suggestions: Sequence[str]) -> None:
+        hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
+        super().__init__(
+            f"Flow {referenced_by!r} reads {name!r}, which is not defined in this pipeline and is not an "
+            f"existing table.{hint}",
+            name=name,
+            referenced_by=referenced_by,
+            suggestions=list(suggestions),
+        )
+
+
+class CircularDependencyError(HarnessError):
+    """Raised when datasets depend on each other in a cycle."""
+
+    def __init__(self, cycle: Sequence[str]) -> None:
+        super().__init__(
+            f"Circular dependency between datasets: {' -> '.join(cycle)}. Break the cycle; a pipeline must be "
+            "a directed acyclic graph.",
+            cycle=list(cycle),
+        )
+
+
+class InvalidQueryResultError(HarnessError):
+    """Raised when a dataset function does not return a Spark DataFrame."""
+
+    def __init__(self, name: str, returned: str, location: str) -> None:
+        super().__init__(
+            f"Dataset function {name!r} ({location}) returned {returned}, not a Spark DataFrame. A dataset "
+            "function must return the DataFrame that defines the dataset.",
+            name=name,
+            returned=returned,
+            location=location,
+        )
+
+
+class InvalidFlowQueryTypeError(HarnessError):
+    """Raised when a flow returns a batch query where a stream is required, or vice versa."""
+
+    def __init__(self, flow: str, target: str, expected: str, got: str, location: str) -> None:
+        super().__init__(
+            f"Flow {flow!r} into {target!r} ({location}) must return a {expected} DataFrame but returned a "
+            f"{got} one.",
+            flow=flow,
+            target=target,
+            expected=expected,
+            got=got,
+            location=location,
+        )
+
+
+class ForbiddenActionError(HarnessError):
+    """Raised when a dataset function calls an action Databricks forbids during planning."""
+
+    def __init__(self, action: str, dataset: str, location: str) -> None:
+        super().__init__(
+            f"{action}() called inside dataset function {dataset!r} at {location}. Dataset functions are "
+            "evaluated during planning and must only build a DataFrame: remove the action (Databricks rejects "
+            "collect, count, toPandas, save, saveAsTable, start and toTable there).",
+            action=action,
+            dataset=dataset,
+            location=location,
+        )
+
+
+class TableNotResettableError(HarnessError):
+    """Raised when a full refresh explicitly selects a table with pipelines.reset.allowed=false."""
+
+    def __init__(self, table: str) -> None:
+        super().__init__(
+            f"Table {table!r} has pipelines.reset.allowed=false and cannot be fully refreshed. Remove it from "
+            "the full-refresh selection (a full refresh of all tables skips it).",
+            table=table,
+        )
+
+
+class RefreshSelectionError(HarnessError):
+    """Raised when a refresh selection names unknown tables or combines conflicting options."""
+
+    def __init__(self, reason: str, names: Sequence[str] = ()) -> None:
+        super().__init__(f"Invalid refresh selection: {reason}", reason=reason, names=list(names))
+
+
+# --- execution -------------------------------------------------------------------------------------
+
+
+class ExpectationViolationError(HarnessError):
+    """Raised when a row fails an expect_or_fail expectation (Databricks error class EXPECTATION_VIOLATION)."""
+
+    def __init__(self, flow: str, expectation: str, record: str | None) -> None:
+        super().__init__(
+            f"[EXPECTATION_VIOLATION.VERBOSITY_ALL] Flow {flow!r} failed to meet the expectation. "
+            f"Violated expectations: {expectation!r}. Input record: {record}",
+            flow=flow,
+            expectation=expectation,
+            record=record,
+        )
+
+
+class FlowExecutionError(HarnessError):
+    """Raised when a flow fails while running; the update is marked FAILED."""
+
+    def __init__(self, flow: str, reason: str) -> None:
+        super().__init__(f"Flow {flow!r} failed: {reason}", flow=flow, reason=reason)
+
+
+class UpdateFailedError(HarnessError):
+    """Raised by callers that want an exception when an update ends FAILED."""
+
+    def __init__(self, update_id: str, failed_flows: Sequence[str], reason: str) -> None:
+        super().__init__(
+            f"Update {update_id} FAILED: {reason}",
+            update_id=update_id,
+            failed_flows=list(failed_flows),
+            reason=reason,
+        )
+
+
+class UnsupportedOptionError(HarnessError):
+    """Raised when a source or sink option cannot be emulated locally and ignoring it would be wrong."""
+
+    def __init__(self, option: str, value: str, reason: str) -> None:
+        super().__init__(f"Option {option}={value!r} is not supported locally: {reason}", option=option)
+
+
+class NewColumnsDetectedError(HarnessError):
+    """Raised when Auto Loader (addNewColumns / failOnNewColumns) meets columns missing from its schema."""
+
+    def __init__(self, source: str, columns: Sequence[str], mode: str) -> None:
+        action = (
+            "The merged schema has been recorded; the next update (or the automatic retry of `harness run`) "
+            "picks it up."
+            if mode == "addNewColumns"
+            else "Update the schema (schema hints or a full refresh) or remove the offending files."
+        )
+        super().__init__(
+            f"[UNKNOWN_FIELD_EXCEPTION.NEW_COLUMNS_DETECTED] Auto Loader source {source} found new columns: "
+            f"{', '.join(columns)} (schemaEvolutionMode={mode}). {action}",
+            source=source,
+            columns=list(columns),
+            mode=mode,
+        )
+
+
+class CdcDefinitionError(HarnessError):
+    """Raised when an AUTO CDC / apply_changes flow is configured in a way Databricks rejects."""
+
+    def __init__(self, flow: str, reason: str) -> None:
+        super().__init__(f"AUTO CDC flow {flow!r}: {reason}", flow=flow, reason=reason)
+
+
+# --- services: PostgreSQL, export --------------------------------------------------------------------
+
+
+class PostgresUnavailableError(HarnessError):
+    """Raised when no PostgreSQL could be provided or reached (never includes the password)."""
+
+    def __init__(self, host: str, database: str, reason: str) -> None:
+        super().__init__(
+            f"PostgreSQL at {host}, database {database!r} is not available: {reason}",
+            host=host,
+            database=database,
+            reason=reason,
+        )
+
+
+class ExportError(HarnessError):
+    """Raised when exporting metrics to PostgreSQL fails after its retries."""
+
+    def __init__(self, host: str, database: str, reason: str) -> None:
+        super().__init__(
+            f"Metrics export to {host}/{database} failed: {reason}", host=host, database=database, reason=reason
+        )
+
+
+__all__ = [name for name in dir() if name.endswith("Error")]

@@ -1,0 +1,161 @@
+"""Build the SparkSession the harness runs pipelines on: Spark + Delta Lake, state under one directory.
+
+Local mode by default; a `spark://` master or a Spark Connect `sc://` remote when given, so the same
+code runs on a cluster. Delta jars come through ``spark.jars.packages`` exactly as delta-spark's own
+``configure_spark_with_delta_pip`` asks for them (Ivy resolves them from Maven Central once; the Ivy
+cache serves later runs). If Ivy cannot reach Maven Central, ``harness.spark.jars`` fetches the same
+coordinates with Maven into the state directory and they are passed as ``spark.jars``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from harness.errors import DeltaJarsUnavailableError
+from harness.spark.java import check_java
+from harness.spark.jars import fetch_with_maven, local_jars, resolved_in_ivy
+from harness.spark.targets import SparkTarget
+from harness.state import StateLayout
+
+log = logging.getLogger(__name__)
+
+DRIVER_MEMORY_ENV = "HARNESS_DRIVER_MEMORY"
+
+#: Settings that keep a single-machine run fast; every one can be overridden through `extra_conf`.
+LOCAL_DEFAULTS: dict[str, str] = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.shuffle.partitions": "2",
+    "spark.default.parallelism": "2",
+    "spark.sql.session.timeZone": "UTC",
+    # Delta rebuilds table state with 50 partitions by default: far too many for small local tables.
+    "spark.databricks.delta.snapshotPartitions": "2",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.streaming.forceDeleteTempCheckpointLocation": "true",
+    "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
+}
+
+
+def delta_session_conf(state: StateLayout, target: SparkTarget) -> dict[str, str]:
+    """The Spark configuration the harness sets for a target (pure: unit-tested without a JVM)."""
+    conf: dict[str, str] = {
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+    }
+    if target.kind == "connect":
+        return conf
+    conf.update(LOCAL_DEFAULTS)
+    if target.ships_delta_jars:
+        jars = local_jars(state)
+        if jars:
+            conf["spark.jars"] = ",".join(str(j) for j in jars)
+        else:
+            conf["spark.jars.packages"] = delta_coordinate()
+            conf["spark.jars.ivy"] = str(state.ivy_dir)
+    if target.uses_local_metastore:
+        conf.update(
+            {
+                "spark.sql.catalogImplementation": "hive",
+                "spark.sql.warehouse.dir": str(state.warehouse_dir),
+                "spark.hadoop.javax.jdo.option.ConnectionURL": (
+                    f"jdbc:derby:;databaseName={state.metastore_dir / 'metastore_db'};create=true"
+                ),
+                "spark.hadoop.hive.metastore.schema.verification": "false",
+                "spark.hadoop.datanucleus.schema.autoCreateAll": "true",
+                "spark.hadoop.hive.exec.scratchdir": str(state.tmp_dir / "hive-scratch"),
+            }
+        )
+    if target.configures_jvm:
+        java_opts = (
+            f"-Dderby.system.home={state.metastore_dir} -Djava.io.tmpdir={state.tmp_dir} "
+            "-Dderby.stream.error.file=" + str(state.metastore_dir / "derby.log")
+        )
+        conf["spark.driver.extraJavaOptions"] = java_opts
+        conf["spark.executor.extraJavaOptions"] = f"-Djava.io.tmpdir={state.tmp_dir}"
+        conf["spark.local.dir"] = str(state.tmp_dir)
+        conf["spark.driver.memory"] = os.environ.get(DRIVER_MEMORY_ENV, "3g")
+    return conf
+
+
+def _prepare_dirs(state: StateLayout, target: SparkTarget) -> None:
+    if target.kind == "connect":
+        return
+    for path in (state.warehouse_dir, state.metastore_dir, state.tmp_dir, state.ivy_dir):
+        path.mkdir(parents=True, exist_ok=True)
+
+
+def create_session(
+    state: StateLayout | str | os.PathLike[str] | None = None,
+    master: str | None = None,
+    app_name: str = "local-dlt-harness",
+    extra_conf: Mapping[str, str] | None = None,
+):  # -> pyspark.sql.SparkSession (imported lazily: pure callers need no JVM)
+    """Create (or return the active) SparkSession configured for the harness.
+
+    Raises JavaNotFoundError / JavaVersionError before launching a JVM that could not start, and
+    DeltaJarsUnavailableError when the Delta jars can neither be resolved nor found locally.
+    """
+    from pyspark.errors import PySparkRuntimeError
+    from pyspark.sql import SparkSession
+
+    layout = state if isinstance(state, StateLayout) else StateLayout.at(state)
+    target = SparkTarget.from_url(master)
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+
+    builder = SparkSession.builder.appName(app_name)
+    if target.kind == "connect":
+        builder = builder.remote(target.url)
+    else:
+        check_java()
+        builder = builder.master(target.url)
+    _prepare_dirs(layout, target)
+    conf = delta_session_conf(layout, target)
+    conf.update(extra_conf or {})
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    if target.uses_local_metastore:
+        builder = builder.enableHiveSupport()
+    log.info("starting Spark (%s, %s), state in %s", target.kind, target.url, layout.root)
+    try:
+        spark = builder.getOrCreate()
+    except PySparkRuntimeError as exc:
+        if "spark.jars.packages" not in conf or resolved_in_ivy(layout):
+            raise
+        # Ivy could not reach Maven Central: fetch the same coordinate with Maven, pass it as spark.jars.
+        log.warning("Ivy could not resolve %s; fetching it with Maven into %s", conf["spark.jars.packages"],
+                    layout.jars_dir)
+        try:
+            jars = fetch_with_maven(layout, conf["spark.jars.packages"])
+        except DeltaJarsUnavailableError as maven_exc:
+            raise DeltaJarsUnavailableError(
+                coordinate=conf["spark.jars.packages"],
+                cache_dir=str(layout.ivy_dir),
+                detail=f"{exc}; Maven fallback: {maven_exc.detail}",
+            ) from exc
+        builder = builder.config("spark.jars.packages", "").config("spark.jars", ",".join(map(str, jars)))
+        spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel(os.environ.get("HARNESS_SPARK_LOG_LEVEL", "ERROR"))
+    return spark
+
+
+def stop_session() -> None:
+    """Stop the active session (tests and the CLI call this on exit)."""
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        active.stop()
+
+
+def state_paths_used(spark) -> dict[str, Path]:  # noqa: ANN001 - a SparkSession
+    """Where this session keeps warehouse and temp files (for the README's troubleshooting)."""
+    conf = spark.sparkContext.getConf()
+    return {
+        "warehouse": Path(conf.get("spark.sql.warehouse.dir", "")),
+        "tmp": Path(conf.get("spark.local.dir", "")),
+    }
