@@ -333,4 +333,20 @@ class ExportError(HarnessError):
         )
 
 
+# --- PostgreSQL provider chain (harness/postgres) ------------------------------------------------
+
+
+class PostgresConfigError(HarnessError):
+    """Raised when HARNESS_PG_DSN, HARNESS_PG_PROVIDER or another PostgreSQL setting is invalid."""
+
+    def __init__(self, variable: str, value: str, reason: str) -> None:
+        # `value` must already be redacted by the caller: it is quoted and kept as a field.
+        super().__init__(
+            f"Invalid PostgreSQL setting {variable}={value!r}: {reason}",
+            variable=variable,
+            value=value,
+            reason=reason,
+        )
+
+
 __all__ = [name for name in dir() if name.endswith("Error")]
