@@ -349,4 +349,21 @@ class PostgresConfigError(HarnessError):
         )
 
 
+# --- simulator (simulator/) ----------------------------------------------------------------------
+
+
+class SimulatorConfigError(HarnessError):
+    """Raised when a simulator option (CLI flag or SimulatorConfig field) is invalid."""
+
+    def __init__(self, option: str, value: str, reason: str) -> None:
+        super().__init__(f"Invalid simulator option {option}={value!r}: {reason}", option=option, value=value)
+
+
+class SimulatorOutputError(HarnessError):
+    """Raised when the simulator would overwrite or extend landing data that does not match its options."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"Cannot write simulator output at {path}: {reason}", path=path, reason=reason)
+
+
 __all__ = [name for name in dir() if name.endswith("Error")]
