@@ -366,4 +366,44 @@ class SimulatorOutputError(HarnessError):
         super().__init__(f"Cannot write simulator output at {path}: {reason}", path=path, reason=reason)
 
 
+# --- Auto Loader emulation (harness/autoloader) ------------------------------------------------
+
+
+class InvalidOptionValueError(HarnessError):
+    """Raised when an Auto Loader (cloudFiles) option has a value of the wrong kind."""
+
+    def __init__(self, option: str, value: str, expected: str) -> None:
+        super().__init__(
+            f"Invalid value for option {option}: {value!r}. Expected {expected}.",
+            option=option,
+            value=value,
+            expected=expected,
+        )
+
+
+class SchemaInferenceError(HarnessError):
+    """Raised when Auto Loader has no schema to use and cannot infer one from the source files."""
+
+    def __init__(self, source: str, path: str, reason: str) -> None:
+        super().__init__(
+            f"Auto Loader source {source} cannot infer a schema from {path}: {reason}. Provide a schema "
+            "(.schema(...) or cloudFiles.schemaHints) or add files before the first update.",
+            source=source,
+            path=path,
+            reason=reason,
+        )
+
+
+class SchemaLocationError(HarnessError):
+    """Raised when a stored Auto Loader schema (`<schemaLocation>/_schemas/N`) cannot be read or written."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(
+            f"Auto Loader schema location file {path} is unusable: {reason}. Fix or delete the file "
+            "(deleting the schema location re-infers the schema; do it together with a full refresh).",
+            path=path,
+            reason=reason,
+        )
+
+
 __all__ = [name for name in dir() if name.endswith("Error")]
