@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 from harness.errors import PostgresConfigError, PostgresUnavailableError
@@ -34,6 +34,7 @@ class ProviderChoice:
 
     provider: str
     reason: str
+    forced: bool = False
 
 
 def choose_provider(
@@ -54,9 +55,9 @@ def choose_provider(
             raise PostgresConfigError(
                 DSN_ENV, "", f"{source}env asks for an existing server, but {DSN_ENV} is unset"
             )
-        return ProviderChoice("env", f"{source}env")
+        return ProviderChoice("env", f"{source}env", forced=True)
     if forced in ("docker", "local"):
-        return ProviderChoice(forced, f"{source}{forced}")
+        return ProviderChoice(forced, f"{source}{forced}", forced=True)
     if has_dsn:
         return ProviderChoice("env", f"{DSN_ENV} is set")
     probe = docker_probe()
@@ -117,10 +118,19 @@ def provide_postgres(
         yield info
         return
     if choice.provider == "docker":
-        with docker_postgres(env) as info:
-            log.info("PostgreSQL container ready at %s", info.address)
-            yield info
-        return
+        stack = ExitStack()
+        try:
+            info = stack.enter_context(docker_postgres(env))
+        except PostgresUnavailableError as exc:
+            if choice.forced:
+                raise
+            # The engine answered but could not run the container (no image and no registry, ...).
+            log.warning("%s Falling back to the local server.", exc)
+        else:
+            with stack:
+                log.info("PostgreSQL container ready at %s", info.address)
+                yield info
+            return
     yield from _local(LocalPaths(state.postgres_dir))
 
 

@@ -134,10 +134,10 @@ def docker_postgres(environ: Mapping[str, str] | None = None) -> Iterator[Postgr
 
     image = env.get(IMAGE_ENV, "").strip() or DEFAULT_IMAGE
     password = secrets.token_urlsafe(18)
-    container = PostgresContainer(
-        image, username=DOCKER_USER, password=password, dbname=DOCKER_DATABASE, driver=None
-    )
-    try:
+    try:  # the constructor already talks to the engine (docker-py asks for its API version)
+        container = PostgresContainer(
+            image, username=DOCKER_USER, password=password, dbname=DOCKER_DATABASE, driver=None
+        )
         container.start()
     except Exception as exc:  # docker.errors.*, requests errors, timeouts: all mean "not available"
         raise PostgresUnavailableError(

@@ -77,3 +77,31 @@ def test_real_probe_of_a_missing_engine_selects_local(tmp_path: Path) -> None:
     env = {"DOCKER_HOST": f"unix://{tmp_path / 'none.sock'}"}
     choice = choose_provider(None, env, lambda: probe_docker(env))
     assert choice.provider == "local"
+
+
+@pytest.mark.postgres
+def test_engine_that_cannot_run_the_container_falls_back_to_local(
+    tmp_path: Path,
+    fresh_state,
+    docker_engine,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The fake engine answers the probe, then Testcontainers' real client meets a closed socket."""
+    import logging
+
+    from harness.postgres import provide_postgres
+
+    path = tmp_path / "engine.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(str(path))
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{path}")
+    caplog.set_level(logging.INFO)
+    with docker_engine(sock, "ok"):
+        probe = probe_docker()
+    assert probe.available
+    monkeypatch.setattr("harness.postgres.chain.probe_docker", lambda env: probe)
+    with provide_postgres(fresh_state) as info:
+        assert info.provider == "local"
+    assert "PostgreSQL provider: docker" in caplog.text
+    assert "Falling back to the local server" in caplog.text
