@@ -1,0 +1,1 @@
+"""Test helpers for DLT projects: a pytest plugin with a shared Spark session and pipeline fixtures."""
