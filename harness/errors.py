@@ -329,7 +329,10 @@ class ExportError(HarnessError):
 
     def __init__(self, host: str, database: str, reason: str) -> None:
         super().__init__(
-            f"Metrics export to {host}/{database} failed: {reason}", host=host, database=database, reason=reason
+            f"Metrics export to {host}/{database} failed: {reason}",
+            host=host,
+            database=database,
+            reason=reason,
         )
 
 

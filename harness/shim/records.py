@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 QueryFunction = Callable[[], Any]  # returns a pyspark DataFrame
 
 
-class DatasetKind(str, Enum):
+class DatasetKind(StrEnum):
     """What a declared dataset is. TABLE is decided (ST or MV) from the query, as @dlt.table does."""
 
     TABLE = "table"  # @dlt.table / @dp.table: streaming table or materialized view by query
@@ -25,7 +25,7 @@ class DatasetKind(str, Enum):
     SINK = "sink"  # create_sink / foreach_batch_sink
 
 
-class ExpectationAction(str, Enum):
+class ExpectationAction(StrEnum):
     WARN = "warn"
     DROP = "drop"
     FAIL = "fail"

@@ -66,7 +66,9 @@ def fetch_with_maven(state: StateLayout, coordinate: str | None = None) -> list[
     coordinate = coordinate or delta_coordinate()
     mvn = shutil.which("mvn")
     if mvn is None:
-        raise DeltaJarsUnavailableError(coordinate, str(state.ivy_dir), "Ivy failed and `mvn` is not installed")
+        raise DeltaJarsUnavailableError(
+            coordinate, str(state.ivy_dir), "Ivy failed and `mvn` is not installed"
+        )
     group, artifact, version = coordinate.split(":")
     work = state.jars_dir / "_maven"
     work.mkdir(parents=True, exist_ok=True)
@@ -88,6 +90,8 @@ def fetch_with_maven(state: StateLayout, coordinate: str | None = None) -> list[
         text=True,
     )
     if result.returncode != 0:
-        raise DeltaJarsUnavailableError(coordinate, str(state.jars_dir), result.stdout[-2000:] + result.stderr[-2000:])
+        raise DeltaJarsUnavailableError(
+            coordinate, str(state.jars_dir), result.stdout[-2000:] + result.stderr[-2000:]
+        )
     (state.jars_dir / "COORDINATE").write_text(coordinate)
     return sorted(state.jars_dir.glob("*.jar"))

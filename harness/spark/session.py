@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from harness.errors import DeltaJarsUnavailableError
+from harness.spark.jars import delta_coordinate, fetch_with_maven, local_jars, resolved_in_ivy
 from harness.spark.java import check_java
-from harness.spark.jars import fetch_with_maven, local_jars, resolved_in_ivy
 from harness.spark.targets import SparkTarget
 from harness.state import StateLayout
 
@@ -127,8 +127,11 @@ def create_session(
         if "spark.jars.packages" not in conf or resolved_in_ivy(layout):
             raise
         # Ivy could not reach Maven Central: fetch the same coordinate with Maven, pass it as spark.jars.
-        log.warning("Ivy could not resolve %s; fetching it with Maven into %s", conf["spark.jars.packages"],
-                    layout.jars_dir)
+        log.warning(
+            "Ivy could not resolve %s; fetching it with Maven into %s",
+            conf["spark.jars.packages"],
+            layout.jars_dir,
+        )
         try:
             jars = fetch_with_maven(layout, conf["spark.jars.packages"])
         except DeltaJarsUnavailableError as maven_exc:
@@ -139,7 +142,7 @@ def create_session(
             ) from exc
         builder = builder.config("spark.jars.packages", "").config("spark.jars", ",".join(map(str, jars)))
         spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel(os.environ.get("HARNESS_SPARK_LOG_LEVEL", "ERROR"))
+    spark.sparkContext.setLogLevel(os.environ.get("HARNESS_SPARK_LOG_LEVEL", "FATAL"))
     return spark
 
 
@@ -152,7 +155,7 @@ def stop_session() -> None:
         active.stop()
 
 
-def state_paths_used(spark) -> dict[str, Path]:  # noqa: ANN001 - a SparkSession
+def state_paths_used(spark) -> dict[str, Path]:
     """Where this session keeps warehouse and temp files (for the README's troubleshooting)."""
     conf = spark.sparkContext.getConf()
     return {

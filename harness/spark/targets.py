@@ -53,5 +53,7 @@ class SparkTarget:
             # Spark Connect: the server owns the classpath, the catalog and the JVM.
             return cls("connect", url, False, False, False, False)
         raise SparkConfigurationError(
-            "master", url, "use local[N], spark://host:port (standalone cluster) or sc://host:port (Spark Connect)"
+            "master",
+            url,
+            "use local[N], spark://host:port (standalone cluster) or sc://host:port (Spark Connect)",
         )

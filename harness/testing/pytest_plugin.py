@@ -47,7 +47,9 @@ def dlt_spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 def dlt_pipeline(dlt_spark: Any, tmp_path: Path) -> Callable[..., Any]:
     from harness.pipeline import LocalPipeline
 
-    def make(pipeline_root: str | Path, settings: str | Path | Mapping[str, Any], **kwargs: Any) -> LocalPipeline:
+    def make(
+        pipeline_root: str | Path, settings: str | Path | Mapping[str, Any], **kwargs: Any
+    ) -> LocalPipeline:
         state = kwargs.pop("state", tmp_path / "harness-state")
         return LocalPipeline(pipeline_root, settings, state=state, spark=dlt_spark, **kwargs)
 

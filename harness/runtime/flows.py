@@ -1,0 +1,378 @@
+"""Execute one flow of a triggered update.
+
+* batch flows (materialized views): evaluate, apply expectations, replace the table in one commit;
+* streaming flows (streaming tables, sinks): Structured Streaming with ``availableNow`` and one
+  checkpoint per flow; each micro-batch goes through ``foreachBatch`` where expectations are applied
+  and counted with an `Observation`, then appended with Delta's idempotent-write options
+  (``txnAppId`` = the checkpoint's id, ``txnVersion`` = the batch id), so a batch replayed after a
+  crash is not written twice;
+* ``once`` flows: a one-time batch append, re-run after a full refresh;
+* AUTO CDC flows: a stream of the source into `harness.cdc.apply_changes_batch`;
+* snapshot AUTO CDC flows: `harness.cdc.run_snapshot_flow`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.errors import (
+    FlowExecutionError,
+    HarnessError,
+    InvalidFlowQueryTypeError,
+    InvalidQueryResultError,
+    UnsupportedOptionError,
+)
+from harness.graph.builder import is_dataframe
+from harness.graph.model import PipelineGraph, ResolvedDataset, ResolvedFlow
+from harness.runtime.context import EvaluationFrame, evaluating, resolving_with
+from harness.runtime.expectations import (
+    AppliedExpectations,
+    ExpectationResult,
+    parse_violation,
+    result_from_row,
+)
+from harness.runtime.resolver import ExecutionResolver
+from harness.runtime.results import FlowResult
+from harness.runtime.tables import TableStore
+from harness.shim.records import DatasetKind
+
+
+def checkpoint_dir(root: Path, flow: ResolvedFlow) -> Path:
+    return root / flow.target / flow.name
+
+
+def harness_dir(checkpoint: Path) -> Path:
+    """Harness-owned state inside a flow's checkpoint (removed with it on full refresh)."""
+    return checkpoint / "_harness"
+
+
+def txn_app_id(checkpoint: Path) -> str:
+    """A stable id per checkpoint incarnation: a full refresh (new checkpoint) gets a new id."""
+    marker = harness_dir(checkpoint) / "txn_app_id"
+    if marker.is_file():
+        return marker.read_text().strip()
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    value = str(uuid.uuid4())
+    marker.write_text(value)
+    return value
+
+
+def translate_failure(exc: BaseException, flow: str) -> HarnessError:
+    """A harness error for whatever a flow raised (expectation, Auto Loader schema change, other)."""
+    if isinstance(exc, HarnessError):
+        return exc
+    violation = parse_violation(exc)
+    if violation is not None:
+        return violation
+    try:
+        from harness.autoloader import translate_stream_failure
+    except ImportError:  # pragma: no cover - Auto Loader package not installed
+        translate_stream_failure = None  # type: ignore[assignment]
+    if translate_stream_failure is not None:
+        translated = translate_stream_failure(exc)
+        if translated is not None:
+            return translated
+    text = str(exc)
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return FlowExecutionError(flow, f"{type(exc).__name__}: {first[:2000]}")
+
+
+@dataclass
+class FlowExecutor:
+    spark: Any
+    graph: PipelineGraph
+    resolver: ExecutionResolver
+    store: TableStore
+    checkpoints_root: Path
+    null_passes: bool = False
+
+    def __post_init__(self) -> None:
+        #: expectation counts of views, by view flow, gathered from the flows that read them
+        self.view_results: dict[str, ExpectationResult] = {}
+
+    # --- entry point --------------------------------------------------------------------------
+    def run(self, flow: ResolvedFlow) -> FlowResult:
+        dataset = self.graph.datasets[flow.target]
+        result = FlowResult(flow.name, dataset.name, status="RUNNING")
+        started = time.monotonic()
+        try:
+            with self.resolver.executing(flow.name), flow_spark_conf(self.spark, flow):
+                runner = {
+                    "batch": self._run_batch,
+                    "stream": self._run_stream,
+                    "once": self._run_once,
+                    "cdc": self._run_cdc,
+                    "snapshot": self._run_snapshot,
+                }[flow.mode]
+                runner(flow, dataset, result)
+            if result.status == "RUNNING":
+                result.status = "COMPLETED"
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            error = translate_failure(exc, flow.name)
+            result.status = "FAILED"
+            result.error = str(error)
+            result.error_class = type(error).__name__
+            result.exception = error  # type: ignore[attr-defined]
+        result.duration_s = time.monotonic() - started
+        return result
+
+    # --- helpers ------------------------------------------------------------------------------
+    def _evaluate(self, flow: ResolvedFlow, dataset: ResolvedDataset) -> Any:
+        frame = EvaluationFrame(dataset.name, flow.name, flow.location)
+        with resolving_with(self.resolver), evaluating(frame):
+            df = flow.definition.func()
+        if not is_dataframe(df):
+            raise InvalidQueryResultError(flow.name, type(df).__name__, flow.location)
+        return df
+
+    def _rules(self, flow: ResolvedFlow, dataset: ResolvedDataset) -> tuple[Any, ...]:
+        """The flow's own rules plus those declared on its target with create_streaming_table(expect_all...)."""
+        return tuple(getattr(flow.definition, "expectations", ())) + tuple(dataset.definition.expectations)
+
+    def _record_expectations(self, result: FlowResult, counts: ExpectationResult) -> None:
+        result.num_output_rows += counts.input_rows - counts.dropped
+        if counts.rules:
+            dq = counts.data_quality()
+            result.dropped_records = dq["dropped_records"]
+            result.expectations = dq["expectations"]
+
+    def _collect_views(self, flow: ResolvedFlow, progresses: list[Any]) -> None:
+        """Attach counts of expectations on views read by this flow (reported by the update)."""
+        records = self.resolver.views_read.pop(flow.name, [])
+        totals: dict[str, ExpectationResult] = {}
+        for record in records:
+            if record.observation is not None:
+                counts = result_from_row(record.view, record.rules, record.observation.get)
+            else:
+                counts = ExpectationResult.empty(record.view, record.rules)
+                for progress in progresses:
+                    observed = _progress_field(progress, "observedMetrics") or {}
+                    if record.streaming_name in observed:
+                        counts = counts.plus(
+                            result_from_row(record.view, record.rules, observed[record.streaming_name])
+                        )
+            totals[record.view_flow] = (
+                totals[record.view_flow].plus(counts) if record.view_flow in totals else counts
+            )
+        for view_flow, counts in totals.items():
+            previous = self.view_results.get(view_flow)
+            self.view_results[view_flow] = previous.plus(counts) if previous else counts
+
+    def _stream(self, flow: ResolvedFlow, df: Any, batch_fn: Any) -> list[Any]:
+        """Run a stream to the end of the input available now; return its progress reports."""
+        checkpoint = checkpoint_dir(self.checkpoints_root, flow)
+        checkpoint.mkdir(parents=True, exist_ok=True)
+        writer = df.writeStream.foreachBatch(batch_fn).option("checkpointLocation", str(checkpoint))
+        query = writer.trigger(availableNow=True).start()
+        try:
+            query.awaitTermination()
+        finally:
+            progresses = list(query.recentProgress)
+            if query.isActive:
+                query.stop()
+        return progresses
+
+    def _file_state(self, flow: ResolvedFlow) -> tuple[int, int] | None:
+        try:
+            from harness.autoloader import ingested_files
+        except ImportError:  # pragma: no cover
+            return None
+        checkpoint = checkpoint_dir(self.checkpoints_root, flow)
+        sources = checkpoint / "sources"
+        if not sources.is_dir():
+            return (0, 0)
+        files = 0
+        size = 0
+        for source in sorted(p for p in sources.iterdir() if p.name.isdigit()):
+            try:
+                entries = ingested_files(str(checkpoint), int(source.name))
+            except Exception:
+                continue
+            files += len(entries)
+            size += sum(int(getattr(e, "size", 0) or 0) for e in entries)
+        return files, size
+
+    # --- flow kinds -------------------------------------------------------------------------
+    def _run_batch(self, flow: ResolvedFlow, dataset: ResolvedDataset, result: FlowResult) -> None:
+        df = self._evaluate(flow, dataset)
+        if df.isStreaming:
+            raise InvalidFlowQueryTypeError(flow.name, dataset.name, "batch", "streaming", flow.location)
+        applied = AppliedExpectations(
+            df, self._rules(flow, dataset), dataset.name, flow.name, self.null_passes
+        )
+        assert dataset.location is not None
+        self.store.replace(dataset.location, applied.df, dataset.definition)
+        self._record_expectations(result, applied.result())
+        self._collect_views(flow, [])
+        result.num_batches = 1
+
+    def _run_stream(self, flow: ResolvedFlow, dataset: ResolvedDataset, result: FlowResult) -> None:
+        df = self._evaluate(flow, dataset)
+        if not df.isStreaming:
+            raise InvalidFlowQueryTypeError(flow.name, dataset.name, "streaming", "batch", flow.location)
+        rules = self._rules(flow, dataset)
+        checkpoint = checkpoint_dir(self.checkpoints_root, flow)
+        app_id = txn_app_id(checkpoint)
+        write = self._sink_writer(dataset, app_id)
+        lock = threading.Lock()
+        totals = {"counts": ExpectationResult.empty(dataset.name, rules), "batches": 0}
+
+        def batch_fn(batch_df: Any, batch_id: int) -> None:
+            applied = AppliedExpectations(batch_df, rules, dataset.name, flow.name, self.null_passes)
+            write(applied.df, batch_id)
+            counts = applied.result()
+            with lock:
+                totals["counts"] = totals["counts"].plus(counts)
+                totals["batches"] += 1
+
+        before = self._file_state(flow)
+        progresses = self._stream(flow, df, batch_fn)
+        after = self._file_state(flow)
+        self._record_expectations(result, totals["counts"])
+        result.num_batches = int(totals["batches"])
+        if before is not None and after is not None and after[0]:
+            result.num_files, result.num_bytes = after[0] - before[0], after[1] - before[1]
+        self._collect_views(flow, progresses)
+
+    def _sink_writer(self, dataset: ResolvedDataset, app_id: str) -> Any:
+        definition = dataset.definition
+        if dataset.kind is DatasetKind.STREAMING_TABLE:
+            location = dataset.location
+            assert location is not None
+            return lambda df, batch_id: self.store.append(location, df, app_id, batch_id)
+        if definition.sink_format == "foreach_batch":
+            handler = definition.foreach_batch
+            assert handler is not None
+            return lambda df, batch_id: handler(df, batch_id)
+        if definition.sink_format == "delta":
+            options = dict(definition.sink_options)
+            if "path" in options:
+                path = self.resolver.map_path(options["path"])
+                return lambda df, batch_id: (
+                    df.write.format("delta")
+                    .mode("append")
+                    .option("txnAppId", app_id)
+                    .option("txnVersion", batch_id)
+                    .save(path)
+                )
+            if "tableName" in options:
+                database, table = self.resolver.names.local_table(options["tableName"])
+                self.store.ensure_database(database)
+                return lambda df, batch_id: (
+                    df.write.format("delta")
+                    .mode("append")
+                    .option("txnAppId", app_id)
+                    .option("txnVersion", batch_id)
+                    .saveAsTable(f"{database}.{table}")
+                )
+            raise UnsupportedOptionError(
+                "options", str(options), f"delta sink {definition.name!r} needs 'path' or 'tableName'"
+            )
+        raise UnsupportedOptionError(
+            "format",
+            str(definition.sink_format),
+            f"sink {definition.name!r}: only delta and foreach_batch sinks run locally",
+        )
+
+    def _run_once(self, flow: ResolvedFlow, dataset: ResolvedDataset, result: FlowResult) -> None:
+        checkpoint = checkpoint_dir(self.checkpoints_root, flow)
+        marker = harness_dir(checkpoint) / "once_completed"
+        if marker.is_file():
+            result.status = "IDLE"
+            return
+        df = self._evaluate(flow, dataset)
+        if df.isStreaming:
+            raise InvalidFlowQueryTypeError(flow.name, dataset.name, "batch", "streaming", flow.location)
+        applied = AppliedExpectations(
+            df, self._rules(flow, dataset), dataset.name, flow.name, self.null_passes
+        )
+        self._sink_writer(dataset, txn_app_id(checkpoint))(applied.df, 0)
+        self._record_expectations(result, applied.result())
+        self._collect_views(flow, [])
+        marker.write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        result.num_batches = 1
+
+    def _cdc_target(self, flow: ResolvedFlow, dataset: ResolvedDataset) -> Any:
+        from harness.cdc import CdcTarget
+
+        assert dataset.location is not None
+        state = harness_dir(checkpoint_dir(self.checkpoints_root, flow)) / "cdc_state"
+        return CdcTarget(
+            table_name=f"{dataset.location.database}.{dataset.location.table}",
+            path=dataset.location.path,
+            state_path=str(state),
+        )
+
+    def _run_cdc(self, flow: ResolvedFlow, dataset: ResolvedDataset, result: FlowResult) -> None:
+        from harness.cdc import apply_changes_batch
+
+        spec = flow.definition
+        source = self.resolver.read(spec.source, streaming=True)
+        target = self._cdc_target(flow, dataset)
+        lock = threading.Lock()
+        totals = {"upserted": 0, "deleted": 0, "output": 0, "batches": 0}
+
+        def batch_fn(batch_df: Any, batch_id: int) -> None:
+            metrics = apply_changes_batch(self.spark, batch_df, target, spec, batch_id)
+            with lock:
+                totals["upserted"] += metrics.num_upserted_rows
+                totals["deleted"] += metrics.num_deleted_rows
+                totals["output"] += metrics.num_output_rows
+                totals["batches"] += 1
+
+        progresses = self._stream(flow, source, batch_fn)
+        result.num_upserted_rows = totals["upserted"]
+        result.num_deleted_rows = totals["deleted"]
+        result.num_output_rows = totals["output"]
+        result.num_batches = totals["batches"]
+        self._collect_views(flow, progresses)
+
+    def _run_snapshot(self, flow: ResolvedFlow, dataset: ResolvedDataset, result: FlowResult) -> None:
+        from harness.cdc import run_snapshot_flow
+
+        spec = flow.definition
+        target = self._cdc_target(flow, dataset)
+        with resolving_with(self.resolver):
+            batches = run_snapshot_flow(
+                self.spark, target, spec, lambda name: self.resolver.read(name, streaming=False)
+            )
+        result.num_upserted_rows = sum(m.num_upserted_rows for m in batches)
+        result.num_deleted_rows = sum(m.num_deleted_rows for m in batches)
+        result.num_output_rows = sum(m.num_output_rows for m in batches)
+        result.num_batches = len(batches)
+        self.store.register(dataset.location) if dataset.location else None
+
+
+@contextmanager
+def flow_spark_conf(spark: Any, flow: ResolvedFlow) -> Iterator[None]:
+    """Apply a flow's spark_conf for its duration (session-wide: concurrent flows see it too)."""
+    conf = dict(getattr(flow.definition, "spark_conf", {}) or {})
+    previous = {key: spark.conf.get(key, None) for key in conf}
+    for key, value in conf.items():
+        if not key.startswith("pipelines."):
+            spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in previous.items():
+            if key.startswith("pipelines."):
+                continue
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
+
+
+def _progress_field(progress: Any, name: str) -> Any:
+    if isinstance(progress, dict):
+        return progress.get(name)
+    return getattr(progress, name, None)

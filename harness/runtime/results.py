@@ -1,0 +1,69 @@
+"""What an update returns: its status and, per flow, the counts Databricks reports in flow_progress."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+TERMINAL_FLOW_STATES = ("COMPLETED", "FAILED", "SKIPPED", "STOPPED", "IDLE", "EXCLUDED")
+
+
+@dataclass
+class FlowResult:
+    name: str
+    target: str
+    status: str = "QUEUED"
+    num_output_rows: int = 0
+    num_upserted_rows: int | None = None
+    num_deleted_rows: int | None = None
+    dropped_records: int = 0
+    expectations: list[dict[str, Any]] = field(default_factory=list)
+    num_files: int | None = None
+    num_bytes: int | None = None
+    num_batches: int = 0
+    duration_s: float = 0.0
+    error: str | None = None
+    error_class: str | None = None
+
+    def metrics(self) -> dict[str, Any]:
+        metrics: dict[str, Any] = {"num_output_rows": self.num_output_rows}
+        if self.num_upserted_rows is not None:
+            metrics["num_upserted_rows"] = self.num_upserted_rows
+        if self.num_deleted_rows is not None:
+            metrics["num_deleted_rows"] = self.num_deleted_rows
+        if self.num_files is not None:
+            metrics["num_files_read"] = self.num_files
+            metrics["num_bytes_read"] = self.num_bytes or 0
+        return metrics
+
+    def data_quality(self) -> dict[str, Any] | None:
+        if not self.expectations and not self.dropped_records:
+            return None
+        return {"dropped_records": self.dropped_records, "expectations": self.expectations}
+
+
+@dataclass
+class UpdateResult:
+    update_id: str
+    status: str  # COMPLETED | FAILED
+    flows: dict[str, FlowResult]
+    duration_s: float
+    error: str | None = None
+    error_class: str | None = None
+    _event_log: Any = field(default=None, repr=False)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "COMPLETED"
+
+    @property
+    def failed_flows(self) -> list[str]:
+        return [name for name, flow in self.flows.items() if flow.status == "FAILED"]
+
+    def rows_written(self) -> dict[str, int]:
+        """Rows written per flow in this update."""
+        return {name: flow.num_output_rows for name, flow in self.flows.items()}
+
+    def event_log(self) -> Any:
+        """The pipeline's event log (all updates) as a DataFrame; filter on origin.update_id for this one."""
+        return self._event_log() if callable(self._event_log) else self._event_log

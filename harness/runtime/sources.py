@@ -1,0 +1,144 @@
+"""Find and load a pipeline's source files the way Databricks does.
+
+The settings' ``libraries`` decide what runs: ``file`` and ``notebook`` paths (a notebook is a
+``.py`` file in source format locally) and ``glob`` includes (``folder/**``), in order, each file
+once. Relative paths resolve against the pipeline root; workspace paths (``/Workspace/...``) are
+mapped onto it by the root folder's name. Each file is executed as a module with ``spark`` in its
+globals (as Databricks provides it) and the pipeline root on ``sys.path``, so sibling imports such
+as ``from utils.data_quality import RULES`` work as they do on Databricks.
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib.util
+import itertools
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from harness.errors import HarnessError, PipelineSourceError
+from harness.settings.model import Library
+from harness.shim.injection import dlt_visible
+from harness.shim.registry import PipelineRegistry
+
+_module_ids = itertools.count()
+
+
+def _resolve(path: str, root: Path) -> Path:
+    candidate = Path(path)
+    if not candidate.is_absolute():
+        return (root / candidate).resolve()
+    if candidate.exists():
+        return candidate
+    parts = candidate.parts
+    if root.name in parts:  # /Workspace/Users/me/<root>/transformations/x.py -> <root>/transformations/x.py
+        index = len(parts) - 1 - parts[::-1].index(root.name)
+        return root.joinpath(*parts[index + 1 :])
+    return candidate
+
+
+def library_files(libraries: Sequence[Library], root: Path) -> list[Path]:
+    """The source files a pipeline runs, in the order Databricks loads them, each once."""
+    files: list[Path] = []
+    for library in libraries:
+        if library.kind == "glob":
+            include = library.path.rstrip("/")
+            base = _resolve(include.removesuffix("/**").removesuffix("/*"), root)
+            if include.endswith("/**") or base.is_dir():
+                if not base.is_dir():
+                    raise PipelineSourceError(str(base), f"glob {library.path!r} matches no folder")
+                matches = sorted(p for p in base.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+            else:
+                matches = sorted(Path(p) for p in base.parent.glob(base.name))
+            for path in matches:
+                if path.suffix == ".sql":
+                    raise PipelineSourceError(
+                        str(path), "SQL pipeline sources are not supported by the local harness"
+                    )
+                if path.suffix == ".py":
+                    files.append(path)
+        else:
+            path = _resolve(library.path, root)
+            if library.kind == "notebook" and path.suffix == "" and not path.exists():
+                path = path.with_suffix(".py")
+            if not path.is_file():
+                raise PipelineSourceError(str(path), f"{library.kind} library {library.path!r} not found")
+            if path.suffix == ".sql":
+                raise PipelineSourceError(
+                    str(path), "SQL pipeline sources are not supported by the local harness"
+                )
+            files.append(path)
+    seen: set[Path] = set()
+    unique = []
+    for path in files:
+        if path not in seen:
+            seen.add(path)
+            unique.append(path)
+    return unique
+
+
+@contextmanager
+def pipeline_import_path(paths: Sequence[Path]) -> Iterator[None]:
+    added = [str(p) for p in paths if str(p) not in sys.path]
+    for path in reversed(added):
+        sys.path.insert(0, path)
+    try:
+        yield
+    finally:
+        for path in added:
+            if path in sys.path:
+                sys.path.remove(path)
+
+
+@contextmanager
+def spark_builtin(spark: Any) -> Iterator[None]:
+    """Expose `spark` as a builtin while a pipeline runs, as Databricks does for pipeline code."""
+    had = hasattr(builtins, "spark")
+    previous = getattr(builtins, "spark", None)
+    builtins.spark = spark  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        if had:
+            builtins.spark = previous  # type: ignore[attr-defined]
+        else:
+            delattr(builtins, "spark")
+
+
+def load_sources(
+    files: Sequence[Path], spark: Any, registry: PipelineRegistry, extra_globals: dict[str, Any] | None = None
+) -> list[ModuleType]:
+    """Execute each source file as a module while the `dlt` shim collects its declarations."""
+    modules: list[ModuleType] = []
+    with dlt_visible(registry):
+        for path in files:
+            name = f"_dlt_source_{next(_module_ids)}_{path.stem}"
+            spec = importlib.util.spec_from_file_location(name, path)
+            if spec is None or spec.loader is None:
+                raise PipelineSourceError(str(path), "cannot be imported as a Python module")
+            module = importlib.util.module_from_spec(spec)
+            module.__dict__["spark"] = spark
+            module.__dict__.update(extra_globals or {})
+            sys.modules[name] = module
+            try:
+                spec.loader.exec_module(module)
+            except HarnessError:
+                raise
+            except SyntaxError as exc:
+                raise PipelineSourceError(f"{path}:{exc.lineno}", f"syntax error: {exc.msg}") from exc
+            except TypeError as exc:
+                if "unexpected keyword argument" in str(exc):
+                    raise PipelineSourceError(
+                        str(path),
+                        f"{exc}. Databricks-only keywords (private=, cluster_by_auto=, path=, row_filter=) are not "
+                        "accepted by open-source pyspark.pipelines; use `import dlt` (the harness's dlt supports them).",
+                    ) from exc
+                raise PipelineSourceError(str(path), f"{type(exc).__name__}: {exc}") from exc
+            except Exception as exc:
+                raise PipelineSourceError(str(path), f"{type(exc).__name__}: {exc}") from exc
+            modules.append(module)
+    return modules
