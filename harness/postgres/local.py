@@ -75,6 +75,8 @@ def free_port(preferred: int | None = None) -> int:
     """``preferred`` if it is free on the loopback interface, else a port the kernel picks."""
     for candidate in ([preferred] if preferred else []) + [0]:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            # As the postmaster does: a port whose old connections linger in TIME_WAIT is free.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind((HOST, candidate))
             except OSError:

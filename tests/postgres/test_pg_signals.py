@@ -66,3 +66,29 @@ def test_server_of_a_killed_process_is_reused_then_stopped(fresh_state: StateLay
         record = json.loads((fresh_state.postgres_dir / "server.json").read_text())
         assert record["pid"] == postmaster.pid  # reused, not restarted
     assert_all_gone(processes)
+
+
+def test_two_processes_starting_at_once_share_one_server(fresh_state: StateLayout, assert_all_gone) -> None:
+    """The state lock makes the second process wait and reuse the first one's server."""
+    first = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(fresh_state.root)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    second = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(fresh_state.root)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    pids = {json.loads(child.stdout.readline())["pid"] for child in (first, second)}  # type: ignore[union-attr]
+    assert len(pids) == 1
+    postmaster = psutil.Process(pids.pop())
+    processes = [postmaster, *postmaster.children(recursive=True)]
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(60) == -signal.SIGTERM
+    assert postmaster.is_running()  # the second process still uses it
+    second.send_signal(signal.SIGTERM)
+    assert second.wait(60) == -signal.SIGTERM
+    assert_all_gone(processes)
