@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -58,16 +60,19 @@ def test_server_account_defaults_to_nobody_and_rejects_unknown_users() -> None:
         server_account({"HARNESS_PG_SYSTEM_USER": "root"})
 
 
-def test_grant_traversal_adds_only_the_search_bit(tmp_path: Path) -> None:
-    outer = tmp_path / "outer"
+def test_grant_traversal_adds_only_the_search_bit() -> None:
+    # Not tmp_path: the walk goes up to /, and pytest's own 0700 root would be changed too.
+    base = Path(tempfile.mkdtemp(prefix="harness-pg-grant-"))
+    outer = base / "outer"
     inner = outer / "inner"
     inner.mkdir(parents=True)
     outer.chmod(0o700)
     inner.chmod(0o750)
     stranger = ServerAccount(name="stranger", uid=54321, gid=54321)
     changed = grant_traversal(inner, stranger)
-    assert outer in changed and inner in changed
+    assert changed == [inner, outer, base]  # /tmp itself is world-searchable already
     assert stat.S_IMODE(outer.stat().st_mode) == 0o701
     assert stat.S_IMODE(inner.stat().st_mode) == 0o751
     assert grant_traversal(inner, stranger) == []  # idempotent
     assert grant_traversal(inner, None) == []  # not root: nothing to grant
+    shutil.rmtree(base)
