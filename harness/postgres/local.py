@@ -13,12 +13,10 @@ a healthy running server instead of starting another (see `local_files`).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -51,15 +49,12 @@ from harness.postgres.local_files import (
     write_private,
     write_record,
 )
+from harness.postgres.processes import clear_orphan, postmaster, started, terminate
 
 log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 60.0
-STOP_TIMEOUT = 30.0
-
-#: Server processes this process started; waited on when stopped so that none lingers as a zombie.
-_children: dict[int, subprocess.Popen[bytes]] = {}
 
 
 class _PortTaken(Exception):
@@ -176,71 +171,6 @@ def initialize(paths: LocalPaths, binaries: ServerBinaries, account: ServerAccou
         )
 
 
-# --- process handling ------------------------------------------------------------------------------
-
-
-def _postmaster(paths: LocalPaths, pid: int, create_time: float | None = None) -> psutil.Process | None:
-    """The process ``pid`` if it is a postmaster on our data directory (not a recycled pid)."""
-    try:
-        proc = psutil.Process(pid)
-        if create_time is not None and abs(proc.create_time() - create_time) > 0.01:
-            return None
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            _reap(proc, 0)
-            return None
-        return proc if str(paths.data) in proc.cmdline() else None
-    except psutil.Error:
-        return None
-
-
-def _reap(proc: psutil.Process, timeout: float) -> bool:
-    """Wait until ``proc`` has exited (and reap it if it is our child); True if it is gone."""
-    popen = _children.get(proc.pid)
-    try:
-        if popen is not None:
-            popen.wait(timeout)
-            _children.pop(proc.pid, None)
-        else:
-            proc.wait(timeout)
-        return True
-    except (subprocess.TimeoutExpired, psutil.TimeoutExpired):
-        return False
-    except psutil.Error:
-        return True
-
-
-def terminate(proc: psutil.Process, timeout: float = STOP_TIMEOUT) -> None:
-    """Stop a postmaster: fast shutdown, then immediate shutdown, then SIGKILL; children included."""
-    try:
-        children = proc.children(recursive=True)
-    except psutil.Error:
-        children = []
-    for sig, wait in ((signal.SIGINT, timeout), (signal.SIGQUIT, 5.0), (signal.SIGKILL, 5.0)):
-        with contextlib.suppress(psutil.NoSuchProcess):
-            proc.send_signal(sig)
-        if _reap(proc, wait):
-            break
-        log.warning("PostgreSQL (pid %d) did not stop within %.0fs of %s", proc.pid, wait, sig.name)
-    _, alive = psutil.wait_procs(children, timeout=5)
-    for child in alive:
-        child.kill()
-    psutil.wait_procs(alive, timeout=5)
-
-
-def _clear_orphan(paths: LocalPaths) -> None:
-    """Deal with a postmaster.pid we have no record of: stop its server, or drop it if stale."""
-    pidfile = paths.data / "postmaster.pid"
-    try:
-        pid = int(pidfile.read_text().split("\n", 1)[0])
-    except (OSError, ValueError):
-        return
-    proc = _postmaster(paths, pid)
-    if proc is not None:
-        log.warning("Stopping an orphaned PostgreSQL (pid %d) on %s", pid, paths.data)
-        terminate(proc)
-    pidfile.unlink(missing_ok=True)
-
-
 def _log_tail(paths: LocalPaths, offset: int) -> str:
     try:
         with paths.log.open("rb") as handle:
@@ -259,7 +189,7 @@ def _wait_ready(
     deadline = time.monotonic() + timeout
     while True:
         if popen.poll() is not None:
-            _children.pop(popen.pid, None)
+            started.pop(popen.pid, None)
             tail = _log_tail(paths, offset)
             if "could not bind" in tail or "Address already in use" in tail:
                 raise _PortTaken()
@@ -308,7 +238,7 @@ def start_server(
     """initdb if needed, start the server, wait until it answers; call under `state_lock`."""
     check_runnable(binaries, account)
     initialize(paths, binaries, account)
-    _clear_orphan(paths)
+    clear_orphan(paths)
     port = free_port(last_port(paths))
     for _attempt in range(3):
         command = [
@@ -327,7 +257,7 @@ def start_server(
                 start_new_session=True,
                 **_run_as(account),  # type: ignore[arg-type]
             )
-        _children[popen.pid] = popen
+        started[popen.pid] = popen
         try:
             _wait_ready(popen, paths, port, offset, timeout)
             proc = psutil.Process(popen.pid)
@@ -346,7 +276,7 @@ def start_server(
         except _PortTaken:
             port = free_port()
         except BaseException:  # includes KeyboardInterrupt while waiting: leave nothing behind
-            proc = _postmaster(paths, popen.pid)
+            proc = postmaster(paths, popen.pid)
             if proc is not None:
                 terminate(proc)
             clear_record(paths)
@@ -359,7 +289,7 @@ def running_server(paths: LocalPaths) -> tuple[ServerRecord, psutil.Process] | N
     record = read_record(paths)
     if record is None:
         return None
-    proc = _postmaster(paths, record.pid, record.create_time)
+    proc = postmaster(paths, record.pid, record.create_time)
     if proc is None:
         return None
     try:
@@ -373,12 +303,12 @@ def stop_local(paths: LocalPaths) -> bool:
     """Stop the server of this state directory, whoever started it; True if one was running."""
     with state_lock(paths):
         record = read_record(paths)
-        proc = _postmaster(paths, record.pid, record.create_time) if record else None
+        proc = postmaster(paths, record.pid, record.create_time) if record else None
         if proc is not None:
             log.info("Stopping the local PostgreSQL (pid %d, port %d)", proc.pid, record.port)  # type: ignore[union-attr]
             terminate(proc)
         clear_record(paths)
-        _clear_orphan(paths)
+        clear_orphan(paths)
         return proc is not None
 
 
@@ -404,7 +334,7 @@ def acquire_local(paths: LocalPaths, *, persistent: bool = False) -> tuple[Postg
         else:
             stale = read_record(paths)
             if stale is not None:
-                proc = _postmaster(paths, stale.pid, stale.create_time)
+                proc = postmaster(paths, stale.pid, stale.create_time)
                 if proc is not None:
                     log.warning("The recorded PostgreSQL (pid %d) does not answer; restarting it", proc.pid)
                     terminate(proc)
@@ -433,7 +363,7 @@ def release_local(paths: LocalPaths) -> bool:
             return _stop_own_start(paths)  # interrupted while starting, before the record was written
         if remaining or record is None or record.persistent:
             return False
-        proc = _postmaster(paths, record.pid, record.create_time)
+        proc = postmaster(paths, record.pid, record.create_time)
         if proc is not None:
             log.info("Stopping the local PostgreSQL (pid %d, port %d): last user left", proc.pid, record.port)
             terminate(proc)
@@ -443,13 +373,13 @@ def release_local(paths: LocalPaths) -> bool:
 
 def _stop_own_start(paths: LocalPaths) -> bool:
     stopped = False
-    for pid, popen in list(_children.items()):
+    for pid, popen in list(started.items()):
         if str(paths.data) in map(str, popen.args):  # type: ignore[arg-type]
-            proc = _postmaster(paths, pid)
+            proc = postmaster(paths, pid)
             if proc is not None:
                 terminate(proc)
                 stopped = True
-    _clear_orphan(paths)
+    clear_orphan(paths)
     return stopped
 
 
