@@ -1,0 +1,92 @@
+"""SQL plumbing for the SCD appliers: quoting, MERGE through a temp view, creating and widening tables.
+
+MERGE goes through SQL (not DeltaTable.merge) because the SQL command returns Delta's row counts
+(inserted / updated / deleted) as a one-row result: exact metrics without reading the table history.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import StructType
+
+from harness.cdc.model import MergeCounts
+
+
+def quote(name: str) -> str:
+    """A column name as a SQL identifier."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def quote_table(table_name: str) -> str:
+    """`db.table` -> `db`.`table` (parts already backquoted are kept as they are)."""
+    if "`" in table_name:
+        return table_name
+    return ".".join(quote(part) for part in table_name.split("."))
+
+
+def path_table(path: str) -> str:
+    """A path-based Delta table reference for SQL."""
+    return "delta." + quote(path)
+
+
+def null_safe_on(columns: Iterable[str], left: str = "t", right: str = "s") -> str:
+    """Join condition matching NULL keys too, as Databricks treats a NULL key as a value."""
+    parts = [f"{left}.{quote(c)} <=> {right}.{quote(c)}" for c in columns]
+    return " AND ".join(parts) if parts else "TRUE"
+
+
+def merge(spark: SparkSession, into: str, source: DataFrame, clauses: str, on: str) -> MergeCounts:
+    """Run `MERGE INTO <into> t USING <source> s ON <on> <clauses>` and return Delta's row counts.
+
+    The source should be materialised (localCheckpoint) when it reads the table it merges into.
+    """
+    view = f"__cdc_src_{uuid.uuid4().hex}"
+    source.createOrReplaceTempView(view)
+    try:
+        result = spark.sql(f"MERGE INTO {into} t USING {view} s ON {on} {clauses}").collect()
+    finally:
+        spark.catalog.dropTempView(view)
+    if not result:
+        return MergeCounts()
+    row = result[0].asDict()
+    return MergeCounts(
+        inserted=int(row.get("num_inserted_rows") or 0),
+        updated=int(row.get("num_updated_rows") or 0),
+        deleted=int(row.get("num_deleted_rows") or 0),
+    )
+
+
+def ensure_table(spark: SparkSession, table_name: str, path: str, schema: StructType) -> None:
+    """Create the target Delta table at `path` if needed, and add columns it lacks (source evolution).
+
+    Columns the table has beyond `schema` are kept (a user-declared schema may be wider).
+    """
+    if not spark.catalog.tableExists(table_name):
+        (
+            spark.createDataFrame([], schema)
+            .write.format("delta")
+            .mode("append")
+            .option("path", path)
+            .saveAsTable(table_name)
+        )
+    _add_missing_columns(spark, quote_table(table_name), spark.table(table_name).schema, schema)
+
+
+def ensure_path_table(spark: SparkSession, path: str, schema: StructType) -> None:
+    """Create (or widen) one of the engine's own state tables, addressed by path only."""
+    if not DeltaTable.isDeltaTable(spark, path):
+        spark.createDataFrame([], schema).write.format("delta").mode("append").save(path)
+        return
+    _add_missing_columns(spark, path_table(path), spark.read.format("delta").load(path).schema, schema)
+
+
+def _add_missing_columns(spark: SparkSession, ref: str, current: StructType, wanted: StructType) -> None:
+    have = {f.name.lower() for f in current.fields}
+    missing = [f for f in wanted.fields if f.name.lower() not in have]
+    if missing:
+        ddl = ", ".join(f"{quote(f.name)} {f.dataType.simpleString()}" for f in missing)
+        spark.sql(f"ALTER TABLE {ref} ADD COLUMNS ({ddl})")
