@@ -29,10 +29,16 @@ def _exception_text(exc: BaseException) -> str:
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         parts.append(str(current))
-        desc = getattr(current, "desc", None)
-        if isinstance(desc, str):
-            parts.append(desc)
-        current = current.__cause__ or current.__context__
+        # pyspark's captured JVM exceptions keep the Java cause chain ("Caused by: ...", where the
+        # evaluated raise_error message is) in _stackTrace, not in str().
+        for attribute in ("desc", "_desc", "_stackTrace"):
+            value = getattr(current, attribute, None)
+            if isinstance(value, str):
+                parts.append(value)
+        cause = getattr(current, "_cause", None)
+        current = (
+            current.__cause__ or current.__context__ or (cause if isinstance(cause, BaseException) else None)
+        )
     return "\n".join(parts)
 
 

@@ -226,16 +226,24 @@ def parse_records(
 
 
 def parse_context(message: str) -> dict[str, object] | None:
-    """The JSON context embedded in a NEW_COLUMNS_DETECTED failure message, or None."""
+    """The JSON context embedded in a NEW_COLUMNS_DETECTED failure message, or None.
+
+    The marker also appears unevaluated in the logical plan printed with a stream failure, so
+    every occurrence is tried until one holds valid JSON.
+    """
+    if ERROR_TAG not in message:
+        return None
     start = message.find(CONTEXT_MARKER)
-    if start < 0 or ERROR_TAG not in message:
-        return None
-    start += len(CONTEXT_MARKER)
-    end = message.find("}>>", start)
-    if end < 0:
-        return None
-    try:
-        value = json.loads(message[start : end + 1])
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
+    while start >= 0:
+        begin = start + len(CONTEXT_MARKER)
+        end = message.find("}>>", begin)
+        if end < 0:
+            return None
+        try:
+            value = json.loads(message[begin : end + 1])
+        except ValueError:
+            value = None
+        if isinstance(value, dict) and "schemaLocation" in value:
+            return value
+        start = message.find(CONTEXT_MARKER, begin)
+    return None
