@@ -6,8 +6,8 @@ applied change events (state_path/scd2_events) and, per batch, rebuilds the vers
 keys the batch touches from their full event history, then replaces those keys' rows with one
 MERGE keyed on (keys, __START_AT): unchanged versions are left alone, changed ones updated, new
 ones inserted, vanished ones deleted. An event whose (keys, sequence) is already in the log is
-ignored, so a replayed batch touches nothing. The target is merged before the log is appended: a
-crash in between leaves events that a replay rebuilds identically.
+ignored, so a replayed batch touches nothing. The target is merged before the new events are
+appended to the log: a crash in between leaves events that a replay rebuilds identically.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pyspark.sql.types import StringType, StructField, StructType
 from harness.cdc.events import op_rank, value_hash
 from harness.cdc.model import ACTION, DELETE, END_AT, OP, SEQ, START_AT, UPSERT, CdcTarget, MergeCounts
 from harness.cdc.plan import CdcPlan
-from harness.cdc.sql import ensure_path_table, merge, null_safe_on, path_table, quote, quote_table
+from harness.cdc.sql import ensure_path_table, merge, null_safe_on, quote, quote_table
 from harness.cdc.state import SCD2_EVENTS, table_path
 
 _RANK = "__cdc_rank"
@@ -60,7 +60,9 @@ def apply_scd2(spark: SparkSession, events: DataFrame, plan: CdcPlan, target: Cd
         .localCheckpoint(eager=True)
     )
     counts = _merge_versions(spark, source, plan, quote_table(target.table_name))
-    merge(spark, path_table(log_path), new, "WHEN NOT MATCHED THEN INSERT *", null_safe_on([*plan.keys, SEQ]))
+    # A plain append is enough: `new` holds only events absent from the log, and a replay after a
+    # crash here recomputes the same `new` (nothing appended yet) or an empty one (append done).
+    new.write.format("delta").mode("append").save(log_path)
     return counts
 
 

@@ -165,3 +165,18 @@ def test_new_source_columns_are_added_to_the_target(spark, make_target):
     _apply(spark, target, spec, 1, [(2, "Bo", "Oslo", "0150", "INSERT", 2)], schema=wider)
     assert spark.table(target.table_name).columns == ["userId", "name", "city", "zip"]
     assert rows(spark, target) == [(1, "Ann", "Lima", None), (2, "Bo", "Oslo", "0150")]
+
+
+def test_replayed_batch_is_a_no_op(spark, make_target):
+    target, spec = make_target(), _spec()
+    batch = [(1, "Ann", "Lima", "INSERT", 1), (2, "Bo", "Oslo", "INSERT", 1), (2, None, None, "DELETE", 2)]
+    _apply(spark, target, spec, 0, [(2, "Bo", "Oslo", "INSERT", 1)])
+    first = _apply(spark, target, spec, 1, batch)
+    assert (first.num_upserted_rows, first.num_deleted_rows) == (1, 1)
+    history = spark.sql(f"DESCRIBE HISTORY {target.table_name}").count()
+    assert _apply(spark, target, spec, 1, batch) == first  # same batch id: skipped, same metrics
+    assert spark.sql(f"DESCRIBE HISTORY {target.table_name}").count() == history
+    again = _apply(spark, target, spec, 2, batch)  # same events, new id: every event is stale
+    assert (again.num_upserted_rows, again.num_deleted_rows) == (0, 0)
+    assert spark.sql(f"DESCRIBE HISTORY {target.table_name}").count() == history
+    assert rows(spark, target) == [(1, "Ann", "Lima")]
