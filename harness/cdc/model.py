@@ -47,6 +47,17 @@ class CdcBatchMetrics:
     def empty(cls, num_input_rows: int = 0) -> CdcBatchMetrics:
         return cls(num_input_rows, 0, 0, 0)
 
+    def flow_progress_metrics(self, auto_cdc: bool = True) -> dict[str, int]:
+        """The `details.flow_progress.metrics` entries to report for this batch.
+
+        Databricks documents that AUTO CDC flows report num_upserted_rows and num_deleted_rows and
+        that "the num_output_rows metric, which is output for non-CDC flows, is not captured for
+        apply changes queries"; for snapshot flows (auto_cdc=False) it documents neither, so all
+        three counts are reported (docs/cdc.md, "Metrics").
+        """
+        counts = {"num_upserted_rows": self.num_upserted_rows, "num_deleted_rows": self.num_deleted_rows}
+        return counts if auto_cdc else {"num_output_rows": self.num_output_rows, **counts}
+
     def as_dict(self) -> dict[str, int]:
         return {
             "num_input_rows": self.num_input_rows,
