@@ -85,10 +85,11 @@ def record_new_columns(spark: SparkSession, schema_location: str, reported: list
     hinted = with_hints(latest.schema, opts)
     _, added = merge_new_fields(hinted, observed)
     merged, _ = merge_new_fields(latest.schema, observed)
-    # A column named in the failure that inference could not type (e.g. only NULL values) is a string.
+    # A top-level column named in the failure that inference could not type (only NULL values, say)
+    # becomes a string column.
     known = {f.name.lower() for f in merged.fields}
     for name in reported:
-        if not name.endswith(".*") and name.lower() not in known and name not in (rescued, corrupt):
+        if "." not in name and name.lower() not in known and name not in (rescued, corrupt):
             merged = StructType([*merged.fields, StructField(name, StringType(), True)])
             added.append(name)
             known.add(name.lower())

@@ -28,7 +28,12 @@ ERROR_TAG = "NEW_COLUMNS_DETECTED"
 CONTEXT_MARKER = "<<autoloader:"
 
 REC, MAP, KEYS, PARSED, FILE = "__al_rec", "__al_map", "__al_keys", "__al_parsed", "__al_file"
-RESCUE_KEYS = "__al_rescue_keys"
+NESTED, UNFIT, RESCUE_KEYS, RESCUED_JSON = (
+    "__al_nested",
+    "__al_unfit",
+    "__al_rescue_keys",
+    "__al_rescued_json",
+)
 #: Helper flags every format handler leaves on its frame for the metrics (dropped before returning).
 CORRUPT, RESCUED = "__al_corrupt", "__al_rescued"
 
@@ -83,23 +88,50 @@ def _not_in(names: list[str], key: Column) -> Column:
     return ~F.array_contains(F.array(*[F.lit(n) for n in names]), key)
 
 
-def unknown_nested(v: Column, dt: DataType, case_insensitive: bool) -> Column:
-    """True when the raw value `v` has object keys the struct type `dt` does not declare (recursively)."""
+def _empty() -> Column:
+    return F.array().cast("array<string>")
+
+
+def nested_unknown(v: Column, dt: DataType, prefix: str) -> Column:
+    """Dotted paths (``address.country``, ``items.element.gift``) of object keys inside the raw value
+    `v` that the struct type `dt` does not declare, matched case-sensitively. One pass per record
+    serves both the rescue (any path under a column) and the new-column guard (paths that are new
+    even case-insensitively)."""
     if isinstance(dt, StructType):
         keys = F.map_keys(F.try_variant_get(v, "$", "map<string,variant>"))
-        names = [f.name.lower() if case_insensitive else f.name for f in dt.fields]
-        here = F.exists(keys, lambda k: _not_in(names, F.lower(k) if case_insensitive else k))
-        cond = F.coalesce(here, F.lit(False))
-        for f in dt.fields:
-            if _has_struct(f.dataType):
-                cond = cond | unknown_nested(_member(v, f.name), f.dataType, case_insensitive)
-        return cond
+        names = [f.name for f in dt.fields]
+        here = F.transform(F.filter(keys, lambda k: _not_in(names, k)), lambda k: F.concat(F.lit(prefix), k))
+        parts = [F.coalesce(here, _empty())]
+        parts += [
+            nested_unknown(_member(v, f.name), f.dataType, f"{prefix}{f.name}.")
+            for f in dt.fields
+            if _has_struct(f.dataType)
+        ]
+        return F.concat(*parts) if len(parts) > 1 else parts[0]
     if isinstance(dt, ArrayType) and _has_struct(dt.elementType):
         items = F.try_variant_get(v, "$", "array<variant>")
-        return F.coalesce(
-            F.exists(items, lambda e: unknown_nested(e, dt.elementType, case_insensitive)), F.lit(False)
-        )
-    return F.lit(False)
+        per_item = F.transform(items, lambda e: nested_unknown(e, dt.elementType, f"{prefix}element."))
+        return F.coalesce(F.array_distinct(F.flatten(per_item)), _empty())
+    return _empty()
+
+
+def _under(paths: Column, column: str) -> Column:
+    """True when one of the dotted `paths` lies under top-level `column`."""
+    prefix = f"{column}."
+    return F.exists(paths, lambda p: p.startswith(prefix))
+
+
+def known_paths(dt: DataType, prefix: str = "") -> list[str]:
+    """Lower-cased dotted paths of every struct field under `dt` (array elements as ``element``)."""
+    paths: list[str] = []
+    if isinstance(dt, StructType):
+        for f in dt.fields:
+            path = f"{prefix}{f.name}".lower()
+            paths.append(path)
+            paths += known_paths(f.dataType, f"{path}.")
+    elif isinstance(dt, ArrayType):
+        paths += known_paths(dt.elementType, f"{prefix}element.")
+    return paths
 
 
 def mismatch(parsed: Column, v: Column, dt: DataType) -> Column:
@@ -123,17 +155,19 @@ def mismatch(parsed: Column, v: Column, dt: DataType) -> Column:
     return F.coalesce(cond, F.lit(False))
 
 
-def _guard(plan: JsonPlan) -> Column:
-    """The evolution guard: TRUE, or raise_error naming the new columns (evaluated per record)."""
+def _new_columns(plan: JsonPlan) -> Column:
+    """Names of columns a record has beyond the schema, case-insensitively (nested ones dotted)."""
     names = [f.name.lower() for f in plan.data_schema.fields]
     names += [c.lower() for c in (plan.rescued_column, plan.corrupt_column) if c]
     new_top = F.filter(F.array_distinct(F.col(KEYS)), lambda k: _not_in(names, F.lower(k)))
-    nested = [
-        F.when(unknown_nested(F.col(MAP)[f.name], f.dataType, True), F.lit(f"{f.name}.*"))
-        for f in plan.data_schema.fields
-        if _has_struct(f.dataType)
-    ]
-    found = F.concat(new_top, F.filter(F.array(*nested), lambda x: x.isNotNull())) if nested else new_top
+    if not any(_has_struct(f.dataType) for f in plan.data_schema.fields):
+        return new_top
+    known = known_paths(plan.data_schema)
+    return F.array_distinct(F.concat(new_top, F.filter(F.col(NESTED), lambda p: _not_in(known, F.lower(p)))))
+
+
+def _raise_new_columns(plan: JsonPlan, found: Column) -> Column:
+    """raise_error with a human message and the JSON context `translate_stream_failure` reads back."""
     context = F.to_json(
         F.struct(
             F.lit(plan.schema_location).alias("schemaLocation"),
@@ -154,9 +188,27 @@ def _guard(plan: JsonPlan) -> Column:
         context,
         F.lit(">>"),
     )
-    return F.when(~F.col(CORRUPT) & (F.size(found) > 0), F.raise_error(message).cast("boolean")).otherwise(
-        F.lit(True)
-    )
+    return F.raise_error(message).cast("boolean")
+
+
+def _corrupt_flag(plan: JsonPlan) -> Column:
+    """The corrupt flag, which also carries the failures that must stop the micro-batch.
+
+    The new-columns guard and FAILFAST live inside this projection rather than in a Filter: a Filter
+    would be pushed below the parsing projection and re-parse every record once per reference,
+    and an unused projected column would be pruned. The flag is always read (by the observed
+    metrics), so the checks always run, once per record.
+    """
+    malformed: Column = F.lit(True)
+    if plan.parse_mode == "FAILFAST":
+        malformed = F.raise_error(
+            F.concat(F.lit("Malformed JSON record in "), F.col(FILE), F.lit(" (mode FAILFAST): "), F.col(REC))
+        ).cast("boolean")
+    flag = F.when(F.col(MAP).isNull(), malformed)
+    if plan.guard_mode is not None:
+        found = _new_columns(plan)
+        flag = flag.when(F.size(found) > 0, _raise_new_columns(plan, found))
+    return flag.otherwise(F.lit(False))
 
 
 def parse_records(
@@ -172,37 +224,43 @@ def parse_records(
         F.from_json(rec, plan.data_schema, opts).alias(PARSED),
         file_path.alias(FILE),
         *passthrough,
-    ).withColumn(CORRUPT, F.col(MAP).isNull())
+    )
+    nested = [
+        nested_unknown(F.col(MAP)[f.name], f.dataType, f"{f.name}.")
+        for f in plan.data_schema.fields
+        if _has_struct(f.dataType)
+    ]
+    if nested:
+        staged = staged.withColumn(NESTED, F.concat(*nested) if len(nested) > 1 else nested[0])
+    staged = staged.withColumn(CORRUPT, _corrupt_flag(plan))
 
     names = [f.name for f in plan.data_schema.fields]
     checks = [
         F.when(
             mismatch(F.col(PARSED).getField(f.name), F.col(MAP)[f.name], f.dataType)
-            | unknown_nested(F.col(MAP)[f.name], f.dataType, False),
+            | (_under(F.col(NESTED), f.name) if _has_struct(f.dataType) else F.lit(False)),
             F.lit(f.name),
         )
         for f in plan.data_schema.fields
         if _has_struct(f.dataType) or not isinstance(f.dataType, StringType)
     ]
     unfit = F.filter(F.array(*checks), lambda x: x.isNotNull()) if checks else F.array().cast("array<string>")
-    rescue_keys = F.filter(
-        F.array_distinct(F.col(KEYS)),
-        lambda k: (_not_in(names, k) | F.array_contains(unfit, k)) & (k != F.lit("_file_path")),
-    )
-    staged = staged.withColumn(RESCUE_KEYS, F.when(~F.col(CORRUPT), rescue_keys))
-    if plan.guard_mode is not None:
-        staged = staged.filter(_guard(plan))
-    if plan.parse_mode == "FAILFAST":
-        staged = staged.filter(
-            F.when(
-                F.col(CORRUPT),
-                F.raise_error(
-                    F.concat(
-                        F.lit("Malformed JSON record in "), F.col(FILE), F.lit(" (mode FAILFAST): "), rec
-                    )
-                ).cast("boolean"),
-            ).otherwise(F.lit(True))
+    # Unknown keys (record order) then unfit columns. UNFIT must not be referenced inside a lambda:
+    # the optimizer inlines single-use projections, and inside a lambda the checks would run once
+    # per key of every record.
+    unknown = F.filter(F.array_distinct(F.col(KEYS)), lambda k: _not_in([*names, "_file_path"], k))
+    rescue_keys = F.concat(unknown, F.col(UNFIT))
+    keys = F.col(RESCUE_KEYS)
+    rescued_json = F.to_json(
+        F.map_concat(
+            F.map_from_arrays(keys, F.transform(keys, lambda k: F.col(MAP)[k])),
+            F.create_map(F.lit("_file_path"), F.col(FILE).cast("variant")),
         )
+    )
+    staged = staged.withColumn(UNFIT, F.when(~F.col(CORRUPT), unfit))
+    staged = staged.withColumn(RESCUE_KEYS, F.when(~F.col(CORRUPT), rescue_keys)).withColumn(
+        RESCUED_JSON, F.when(F.size(keys) > 0, rescued_json)
+    )
 
     columns: list[Column] = []
     for name in plan.output_names:
@@ -211,17 +269,9 @@ def parse_records(
         else:
             columns.append(F.when(~F.col(CORRUPT), F.col(PARSED).getField(name)).alias(name))
     columns.extend(F.col(c) for c in passthrough)
-    keys = F.col(RESCUE_KEYS)
-    rescued_json = F.to_json(
-        F.map_concat(
-            F.map_from_arrays(keys, F.transform(keys, lambda k: F.col(MAP)[k])),
-            F.create_map(F.lit("_file_path"), F.col(FILE).cast("variant")),
-        )
-    )
-    rescued = F.when(F.size(keys) > 0, rescued_json)
     if plan.rescued_column:
-        columns.append(rescued.alias(plan.rescued_column))
-    columns += [F.col(CORRUPT), rescued.isNotNull().alias(RESCUED)]
+        columns.append(F.col(RESCUED_JSON).alias(plan.rescued_column))
+    columns += [F.col(CORRUPT), F.col(RESCUED_JSON).isNotNull().alias(RESCUED)]
     return staged.select(*columns)
 
 
