@@ -62,10 +62,11 @@ def sample(spark: SparkSession, files: list[LocalFile]) -> list[LocalFile]:
 
 def infer(spark: SparkSession, opts: CloudFilesOptions, paths: list[str], corrupt_column: str) -> StructType:
     """Infer a schema from `paths` with the batch reader of the source format."""
+    # Sampling is always PERMISSIVE: FAILFAST / DROPMALFORMED apply to the stream, not the sample.
     reader_opts: Mapping[str, str] = {
         k: v
         for k, v in opts.reader_options.items()
-        if k.lower() not in ("pathglobfilter", "recursivefilelookup")
+        if k.lower() not in ("pathglobfilter", "recursivefilelookup", "mode")
     }
 
     def read() -> StructType:

@@ -10,7 +10,7 @@ from autoloader_helpers import Rig, rescued
 from pyspark.sql import functions as F
 from pyspark.sql.types import DecimalType, DoubleType, IntegerType, LongType, StringType, StructType
 
-from harness.autoloader import SchemaStore
+from harness.autoloader import SchemaStore, cloud_files_stream
 from harness.errors import SchemaInferenceError, UnsupportedOptionError
 
 pytestmark = pytest.mark.spark
@@ -220,3 +220,42 @@ def test_nothing_to_infer_from_is_a_named_error(rig: Rig) -> None:
     with pytest.raises(SchemaInferenceError) as info:
         rig.stream({})
     assert info.value.source == rig.source_name and info.value.path == str(rig.input)
+
+
+def test_dropmalformed_drops_but_counts_and_failfast_fails(rig: Rig) -> None:
+    rig.write("a.json", '{"id":1}\n{"id":\n')
+    result = rig.update({"cloudFiles.schemaHints": "id INT", "mode": "DROPMALFORMED"})
+    assert [r["id"] for r in rig.rows()] == [1]
+    assert result.metrics[0]["num_corrupt_records"] == 1
+
+    strict = Rig(rig.spark, rig.root / "strict")
+    strict.write("a.json", '{"id":1}\n{"id":\n')
+    failed = strict.update({"cloudFiles.schemaHints": "id INT", "mode": "FAILFAST"})
+    assert failed.error is not None and "FAILFAST" in str(failed.error) and strict.rows() == []
+
+
+def test_partition_directories_and_glob_paths(rig: Rig) -> None:
+    rig.write("date=2026-01-01/a.json", [{"id": 1}])
+    rig.write("date=2026-01-02/b.json", [{"id": 2}])
+    rig.update({"cloudFiles.schemaHints": "id INT"})
+    assert [(r["id"], str(r["date"])) for r in rig.rows()] == [(1, "2026-01-01"), (2, "2026-01-02")]
+
+    globbed = Rig(rig.spark, rig.root / "glob")
+    globbed.write("keep_1.json", [{"id": 1}])
+    globbed.write("skip_2.json", [{"id": 2}])
+    df = cloud_files_stream(
+        rig.spark,
+        f"{globbed.input}/keep_*.json",
+        {"cloudFiles.format": "json", "cloudFiles.schemaHints": "id INT"},
+        None,
+        default_schema_location=str(globbed.schema_location),
+        source_name="glob",
+    )
+    query = (
+        df.writeStream.format("delta")
+        .option("checkpointLocation", str(globbed.checkpoint))
+        .trigger(availableNow=True)
+        .start(str(globbed.target))
+    )
+    query.awaitTermination()
+    assert [r["id"] for r in globbed.rows()] == [1]
