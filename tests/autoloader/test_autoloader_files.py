@@ -163,3 +163,14 @@ def test_ignored_options_reach_the_warning_callback(rig: Rig) -> None:
     assert result.error is None and any("cloudFiles.useNotifications" in w for w in result.warnings)
     with pytest.raises(UnsupportedOptionError):
         rig.stream({**HINTS, "cloudFiles.notAnOption": "1"})
+
+
+def test_turning_allow_overwrites_on_later_keeps_the_checkpoint_usable(rig: Rig) -> None:
+    rig.write("a.json", [{"id": 1}])
+    rig.update(HINTS)
+    rewrite(rig, "a.json", [{"id": 2}])
+    rig.write("b.json", [{"id": 3}])
+    result = rig.update({**HINTS, "cloudFiles.allowOverwrites": "true"})  # load path becomes a glob now
+    assert result.error is None and ids(rig) == [1, 2, 3]
+    rig.update(HINTS)  # and back to the plain path: nothing is read twice
+    assert ids(rig) == [1, 2, 3]

@@ -158,3 +158,11 @@ def test_tables_do_not_overlap() -> None:
     assert not set(SUPPORTED) & set(WARN_AND_IGNORE)
     assert not set(SUPPORTED) & set(UNSUPPORTED)
     assert not set(WARN_AND_IGNORE) & set(UNSUPPORTED)
+
+
+def test_every_option_in_the_tables_is_documented() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "autoloader.md").read_text()
+    for name in (*SUPPORTED, *WARN_AND_IGNORE, *UNSUPPORTED):
+        assert f"`{name}" in doc, name
