@@ -226,6 +226,14 @@ class CloudFilesOptions:
         return {"maxFilesPerTrigger": str(files)}, None
 
 
+def is_ignored_option(name: str) -> bool:
+    """True for options the emulation ignores (notification plumbing, some of it credentials)."""
+    lowered = name.lower()
+    if _CANONICAL.get(lowered) in WARN_AND_IGNORE:
+        return True
+    return any(lowered.startswith(prefix.lower()) for prefix in WARN_PREFIXES)
+
+
 def parse_bytes(option: str, value: str) -> int:
     """Parse a Databricks byte string (``1048576``, ``10m``, ``1g``, ``1.5 GB``) into bytes."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", value)

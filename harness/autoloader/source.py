@@ -39,7 +39,12 @@ from harness.autoloader.inference import (
     with_hints,
 )
 from harness.autoloader.metrics import observe_metrics
-from harness.autoloader.options import DEFAULT_RESCUED_COLUMN, CloudFilesOptions, parse_cloud_files_options
+from harness.autoloader.options import (
+    DEFAULT_RESCUED_COLUMN,
+    CloudFilesOptions,
+    is_ignored_option,
+    parse_cloud_files_options,
+)
 from harness.autoloader.schema import has_field, merge_new_fields, without_fields
 from harness.autoloader.store import SchemaStore, local_path
 from harness.errors import NewColumnsDetectedError, UnsupportedOptionError
@@ -424,7 +429,9 @@ def cloud_files_stream(
         {
             "source": source_name,
             "path": input_path,
-            "options": dict(options),
+            # Notification credentials (clientSecret, connectionString, ...) are ignored locally and
+            # never written to disk.
+            "options": {k: str(v) for k, v in options.items() if not is_ignored_option(k)},
             "recursive": source.recursive,
         },
     )

@@ -166,3 +166,10 @@ def test_every_option_in_the_tables_is_documented() -> None:
     doc = (Path(__file__).resolve().parents[2] / "docs" / "autoloader.md").read_text()
     for name in (*SUPPORTED, *WARN_AND_IGNORE, *UNSUPPORTED):
         assert f"`{name}" in doc, name
+
+
+def test_ignored_options_are_recognised_so_credentials_are_never_stored() -> None:
+    from harness.autoloader.options import is_ignored_option
+
+    assert is_ignored_option("cloudFiles.clientSecret") and is_ignored_option("CLOUDFILES.resourceTag.team")
+    assert not is_ignored_option("cloudFiles.format") and not is_ignored_option("multiLine")
