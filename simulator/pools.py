@@ -49,6 +49,22 @@ _BAND_SHARES = (0.35, 0.4, 0.2, 0.05)
 _PRICE_ENDINGS = np.array([99, 49, 95, 90, 0])
 
 
+def _faker(locale: str, seed: int) -> Faker:
+    """A seeded Faker whose candidate lists do not depend on the process's hash seed.
+
+    Some providers build candidate lists from sets (it_IT `cities` is `list({...})`), so their order,
+    and thus what a seeded draw returns, changes with PYTHONHASHSEED. Sorting every list of strings
+    on the providers keeps the candidates and makes the draws reproducible across processes.
+    """
+    fake = Faker(locale)
+    for provider in fake.providers:
+        for name, value in list(vars(type(provider)).items()) + list(vars(provider).items()):
+            if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+                setattr(provider, name, sorted(value))
+    fake.seed_instance(seed)
+    return fake
+
+
 def _ascii(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text) if c.isascii() and c.isalnum()).lower()
 
@@ -85,8 +101,7 @@ def build_pools(seed: int) -> Pools:
     domains: list[str] = []
     addresses: list[tuple[str, str, str, str]] = []
     for index, (locale, country, _share) in enumerate(LOCALES):
-        fake = Faker(locale)
-        fake.seed_instance(seed * 1000 + index)
+        fake = _faker(locale, seed * 1000 + index)
         first += [fake.first_name() for _ in range(NAMES_PER_LOCALE)]
         last += [fake.last_name() for _ in range(NAMES_PER_LOCALE)]
         local_domains = sorted({fake.free_email_domain() for _ in range(60)})
@@ -146,8 +161,7 @@ class Catalog:
 def build_catalog(seed: int, products: int) -> Catalog:
     """A deterministic catalogue of `products` SKUs with category, brand, price band and price."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, 101]))
-    fake = Faker("en_US")
-    fake.seed_instance(seed)
+    fake = _faker("en_US", seed)
     brands = sorted(
         {fake.last_name() + suffix for suffix in ("", " & Co", " Labs", "ware") for _ in range(10)}
     )
