@@ -89,6 +89,10 @@ class LocalPipeline:
         result._event_log = self.event_log
         return result
 
+    def validate(self) -> Any:
+        """Load the sources and resolve the graph without running anything; returns the `PipelineGraph`."""
+        return UpdateRunner(self.runtime, RefreshRequest()).validate()
+
     # --- reading results ----------------------------------------------------------------------
     def event_log(self) -> Any:
         """The pipeline's event log (all updates) as a DataFrame with Databricks' columns."""

@@ -527,6 +527,7 @@ class UpdateRunner:
         self.events.drain_hooks()
         self.events.flush()
         self.events.close()
+        self._publish_event_log()
         status = "FAILED" if failure is not None else "COMPLETED"
         return UpdateResult(
             update_id=self.update_id,
@@ -536,6 +537,26 @@ class UpdateRunner:
             error=str(failure) if failure is not None else None,
             error_class=type(failure).__name__ if failure is not None else None,
         )
+
+    def validate(self) -> PipelineGraph:
+        """Load and analyse only (a dry run): nothing is written, no event is recorded."""
+        previous: dict[str, str | None] = {}
+        try:
+            with intercepting(), pipeline_import_path(self._import_paths()), spark_builtin(self.rt.spark):
+                previous = self._apply_configuration()
+                return self._analyse(self._load())
+        finally:
+            self._restore_configuration(previous)
+
+    def _publish_event_log(self) -> None:
+        """Register the event log as a table when the settings ask for it (settings.event_log)."""
+        target = self.rt.settings.event_log
+        if target is None or not delta_table_exists(self.rt.event_log_path):
+            return
+        from harness.runtime.tables import TableLocation
+
+        database = self.rt.settings.event_log_database()
+        self.rt.store.register(TableLocation(target.name.lower(), database, target.name, self.rt.event_log_path, True))
 
     def _import_paths(self) -> list[Path]:
         paths = [self.rt.pipeline_root]
