@@ -21,13 +21,23 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
         description="Run one triggered update of a DLT pipeline on local Spark + Delta, as Databricks would.",
     )
     run.add_argument("pipeline_root", metavar="PIPELINE_ROOT", help="folder with the pipeline's source files")
-    run.add_argument("--settings", required=True, metavar="SETTINGS.json", help="Databricks pipeline settings JSON")
+    run.add_argument(
+        "--settings", required=True, metavar="SETTINGS.json", help="Databricks pipeline settings JSON"
+    )
     group = run.add_mutually_exclusive_group()
-    group.add_argument("--full-refresh", action="store_true", help="reset every streaming table and recompute all")
+    group.add_argument(
+        "--full-refresh", action="store_true", help="reset every streaming table and recompute all"
+    )
     run.add_argument("--refresh", metavar="T1,T2", help="refresh only these tables")
-    run.add_argument("--full-refresh-selection", metavar="T1,T2", help="reset and recompute only these tables")
-    run.add_argument("--master", help="Spark master (local[N], spark://host:port) or Spark Connect remote (sc://host:port)")
-    run.add_argument("--no-retry", action="store_true", help="do not retry once after Auto Loader records new columns")
+    run.add_argument(
+        "--full-refresh-selection", metavar="T1,T2", help="reset and recompute only these tables"
+    )
+    run.add_argument(
+        "--master", help="Spark master (local[N], spark://host:port) or Spark Connect remote (sc://host:port)"
+    )
+    run.add_argument(
+        "--no-retry", action="store_true", help="do not retry once after Auto Loader records new columns"
+    )
     run.set_defaults(func=run_command)
 
     validate = subparsers.add_parser(
@@ -48,7 +58,9 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
         description="Print the local folder the harness uses for a Unity Catalog volume path.",
     )
     path.add_argument("volume_path", metavar="/Volumes/CATALOG/SCHEMA/VOLUME/...")
-    path.add_argument("--settings", metavar="SETTINGS.json", help="accepted for symmetry; the mapping needs only --state")
+    path.add_argument(
+        "--settings", metavar="SETTINGS.json", help="accepted for symmetry; the mapping needs only --state"
+    )
     path.add_argument("--create", action="store_true", help="create the folder")
     path.set_defaults(func=path_command)
 
@@ -80,7 +92,9 @@ def validate_command(args: argparse.Namespace) -> int:
     print(f"{'dataset':<36} {'kind':<18} {'flows'}")
     for dataset in sorted(graph.datasets.values(), key=lambda d: d.name):
         print(f"{dataset.name:<36} {dataset.kind.name:<18} {', '.join(dataset.flows)}")
-    print(f"{len(graph.datasets)} datasets, {len(graph.flows)} flows; execution order: {', '.join(graph.executable_flows())}")
+    print(
+        f"{len(graph.datasets)} datasets, {len(graph.flows)} flows; execution order: {', '.join(graph.executable_flows())}"
+    )
     return 0
 
 

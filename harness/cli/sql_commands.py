@@ -25,7 +25,9 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     sql.add_argument("--settings", required=True, metavar="SETTINGS.json")
     sql.add_argument("--pipeline-root", default=".", help="the pipeline folder (not needed to query)")
     sql.add_argument("--format", choices=("table", "json", "csv"), default="table")
-    sql.add_argument("--limit", type=int, default=1000, help="rows to print for --format table (default 1000)")
+    sql.add_argument(
+        "--limit", type=int, default=1000, help="rows to print for --format table (default 1000)"
+    )
     sql.set_defaults(func=sql_command)
 
 

@@ -556,7 +556,9 @@ class UpdateRunner:
         from harness.runtime.tables import TableLocation
 
         database = self.rt.settings.event_log_database()
-        self.rt.store.register(TableLocation(target.name.lower(), database, target.name, self.rt.event_log_path, True))
+        self.rt.store.register(
+            TableLocation(target.name.lower(), database, target.name, self.rt.event_log_path, True)
+        )
 
     def _import_paths(self) -> list[Path]:
         paths = [self.rt.pipeline_root]
