@@ -48,6 +48,11 @@ def checkpoint_dir(root: Path, flow: ResolvedFlow) -> Path:
     return root / flow.target / flow.name
 
 
+def cdc_state_dir(root: Path, target: str) -> Path:
+    """AUTO CDC state of one target, shared by every CDC flow into it (reset with the target)."""
+    return root / target / "__harness_cdc_state"
+
+
 def harness_dir(checkpoint: Path) -> Path:
     """Harness-owned state inside a flow's checkpoint (removed with it on full refresh)."""
     return checkpoint / "_harness"
@@ -171,10 +176,23 @@ class FlowExecutor:
         """Run a stream to the end of the input available now; return its progress reports."""
         checkpoint = checkpoint_dir(self.checkpoints_root, flow)
         checkpoint.mkdir(parents=True, exist_ok=True)
-        writer = df.writeStream.foreachBatch(batch_fn).option("checkpointLocation", str(checkpoint))
+        raised: list[BaseException] = []
+
+        def guarded_batch(batch_df: Any, batch_id: int) -> None:
+            try:
+                batch_fn(batch_df, batch_id)
+            except BaseException as exc:
+                raised.append(exc)  # Py4J would hand it back as a traceback inside a Java exception
+                raise
+
+        writer = df.writeStream.foreachBatch(guarded_batch).option("checkpointLocation", str(checkpoint))
         query = writer.trigger(availableNow=True).start()
         try:
             query.awaitTermination()
+        except Exception as exc:
+            if raised:  # the original error, not its Py4J rendering
+                raise raised[0] from exc
+            raise
         finally:
             progresses = list(query.recentProgress)
             if query.isActive:
@@ -241,6 +259,7 @@ class FlowExecutor:
         result.num_batches = int(totals["batches"])
         if before is not None and after is not None and after[0]:
             result.num_files, result.num_bytes = after[0] - before[0], after[1] - before[1]
+        _record_cloud_files_counts(result, progresses)
         self._collect_views(flow, progresses)
 
     def _sink_writer(self, dataset: ResolvedDataset, app_id: str) -> Any:
@@ -305,18 +324,19 @@ class FlowExecutor:
         from harness.cdc import CdcTarget
 
         assert dataset.location is not None
-        state = harness_dir(checkpoint_dir(self.checkpoints_root, flow)) / "cdc_state"
         return CdcTarget(
             table_name=f"{dataset.location.database}.{dataset.location.table}",
             path=dataset.location.path,
-            state_path=str(state),
+            state_path=str(cdc_state_dir(self.checkpoints_root, dataset.key)),
         )
 
     def _run_cdc(self, flow: ResolvedFlow, dataset: ResolvedDataset, result: FlowResult) -> None:
         from harness.cdc import apply_changes_batch
 
         spec = flow.definition
-        source = self.resolver.read(spec.source, streaming=True)
+        frame = EvaluationFrame(dataset.name, flow.name, flow.location)
+        with resolving_with(self.resolver), evaluating(frame):  # the source may be a view
+            source = self.resolver.read(spec.source, streaming=True)
         target = self._cdc_target(flow, dataset)
         lock = threading.Lock()
         totals = {"upserted": 0, "deleted": 0, "output": 0, "batches": 0}
@@ -332,6 +352,8 @@ class FlowExecutor:
         progresses = self._stream(flow, source, batch_fn)
         result.num_upserted_rows = totals["upserted"]
         result.num_deleted_rows = totals["deleted"]
+        # Databricks: num_output_rows "is not captured for apply changes queries" (docs/cdc.md).
+        result.auto_cdc = True
         result.num_output_rows = totals["output"]
         result.num_batches = totals["batches"]
         self._collect_views(flow, progresses)
@@ -370,6 +392,24 @@ def flow_spark_conf(spark: Any, flow: ResolvedFlow) -> Iterator[None]:
                 spark.conf.unset(key)
             else:
                 spark.conf.set(key, value)
+
+
+def _record_cloud_files_counts(result: FlowResult, progresses: list[Any]) -> None:
+    """Sum the corrupt / rescued record counts every Auto Loader source of the flow observed."""
+    from harness.autoloader.metrics import METRICS_PREFIX
+
+    corrupt = rescued = 0
+    seen = False
+    for progress in progresses:
+        for key, row in (_progress_field(progress, "observedMetrics") or {}).items():
+            if not key.startswith(METRICS_PREFIX):
+                continue
+            values = row.asDict() if hasattr(row, "asDict") else dict(row)
+            corrupt += int(values.get("num_corrupt_records") or 0)
+            rescued += int(values.get("num_rescued_records") or 0)
+            seen = True
+    if seen:
+        result.num_corrupt_records, result.num_rescued_records = corrupt, rescued
 
 
 def _progress_field(progress: Any, name: str) -> Any:

@@ -21,12 +21,17 @@ class FlowResult:
     num_files: int | None = None
     num_bytes: int | None = None
     num_batches: int = 0
+    #: records Auto Loader could not parse / rescued into the rescued-data column (harness extension)
+    num_corrupt_records: int | None = None
+    num_rescued_records: int | None = None
+    #: AUTO CDC flows report upserts and deletes; Databricks does not capture num_output_rows for them
+    auto_cdc: bool = False
     duration_s: float = 0.0
     error: str | None = None
     error_class: str | None = None
 
     def metrics(self) -> dict[str, Any]:
-        metrics: dict[str, Any] = {"num_output_rows": self.num_output_rows}
+        metrics: dict[str, Any] = {} if self.auto_cdc else {"num_output_rows": self.num_output_rows}
         if self.num_upserted_rows is not None:
             metrics["num_upserted_rows"] = self.num_upserted_rows
         if self.num_deleted_rows is not None:
@@ -34,6 +39,9 @@ class FlowResult:
         if self.num_files is not None:
             metrics["num_files_read"] = self.num_files
             metrics["num_bytes_read"] = self.num_bytes or 0
+        if self.num_corrupt_records is not None:
+            metrics["num_corrupt_records"] = self.num_corrupt_records
+            metrics["num_rescued_records"] = self.num_rescued_records or 0
         return metrics
 
     def data_quality(self) -> dict[str, Any] | None:

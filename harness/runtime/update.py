@@ -9,6 +9,7 @@ the update FAILED and skips what reads from it, while independent flows finish.
 from __future__ import annotations
 
 import contextvars
+import logging
 import time
 import traceback
 import uuid
@@ -25,7 +26,7 @@ from harness.graph.model import PipelineGraph, ResolvedDataset
 from harness.graph.names import PipelineNames
 from harness.runtime.event_log import EventLog, error_details
 from harness.runtime.expectations import null_passes
-from harness.runtime.flows import FlowExecutor, checkpoint_dir
+from harness.runtime.flows import FlowExecutor, cdc_state_dir, checkpoint_dir
 from harness.runtime.interception import intercepting
 from harness.runtime.refresh import RefreshPlan, RefreshRequest, plan_refresh, reset_allowed
 from harness.runtime.resolver import ExecutionResolver
@@ -37,6 +38,8 @@ from harness.settings.volumes import VolumeMapper, is_volume_path
 from harness.shim.records import CdcFlowDef, DatasetKind
 from harness.shim.registry import PipelineRegistry
 from harness.state import StateLayout
+
+log = logging.getLogger(__name__)
 
 FLOW_TYPES = {
     "batch": "COMPLETE",
@@ -88,6 +91,7 @@ class UpdateRunner:
         )
         self.flow_results: dict[str, FlowResult] = {}
         self._flow_targets: dict[str, str] = {}
+        self._warned: set[tuple[str, str]] = set()
 
     # --- events -------------------------------------------------------------------------------
     def _origin(self, **extra: Any) -> dict[str, Any]:
@@ -215,15 +219,34 @@ class UpdateRunner:
 
         flow, index = source_id.rsplit("#", 1)
         target = self._flow_targets.get(flow, flow)
-        default_location = self.rt.checkpoints_root / target / flow / "_harness" / "autoloader" / index
+        checkpoint = self.rt.checkpoints_root / target / flow
+        default_location = checkpoint / "_harness" / "autoloader" / index
         mapped = {k: self.rt.map_path(v) if isinstance(v, str) else v for k, v in options.items()}
+        # observedMetrics keys must be unique within one streaming query: flow + source index is.
+        name = f"{flow} ({path})" if index == "0" else f"{flow}#{index} ({path})"
         return cloud_files_stream(
             self.rt.spark,
             self.rt.map_path(path),
             mapped,
             schema,
             default_schema_location=str(default_location),
-            source_name=f"{flow} ({path})",
+            source_name=name,
+            checkpoint_dir=str(checkpoint),
+            warn=lambda message: self._warn_once(message, flow),
+        )
+
+    def _warn_once(self, message: str, flow: str) -> None:
+        """A WARN event (a dataset function runs at analysis and again at execution: report once)."""
+        if (flow, message) in self._warned:
+            return
+        self._warned.add((flow, message))
+        log.warning("%s: %s", flow, message)
+        self.events.emit(
+            "flow_progress" if flow in self._flow_targets else "update_progress",
+            message,
+            {"status": "RUNNING"} if flow in self._flow_targets else {"state": "SETTING_UP_TABLES"},
+            level="WARN",
+            origin=self._origin(flow_name=flow),
         )
 
     def _locate(self, key: str, dataset: ResolvedDataset) -> Any:
@@ -355,6 +378,7 @@ class UpdateRunner:
             dataset = graph.datasets[key]
             for flow in dataset.flows:
                 self.rt.store.remove_dir(checkpoint_dir(self.rt.checkpoints_root, graph.flows[flow]))
+            self.rt.store.remove_dir(cdc_state_dir(self.rt.checkpoints_root, key))
             if dataset.location is not None and dataset.schema is not None:
                 self.rt.store.truncate(dataset.location, dataset.schema)
         # sinks' checkpoints reset with a full refresh too, but their data is never cleared
@@ -571,6 +595,9 @@ class UpdateRunner:
     def schema_change_pending(result: UpdateResult) -> bool:
         """True when the update failed only because Auto Loader recorded new columns (retry picks them up)."""
         failed = [f for f in result.flows.values() if f.status == "FAILED"]
+        if not failed and result.error_class == NewColumnsDetectedError.__name__:
+            # raised while the sources were set up (Parquet/ORC new columns found at start)
+            return "addNewColumns" in (result.error or "")
         return bool(failed) and all(
             f.error_class == NewColumnsDetectedError.__name__ and "addNewColumns" in (f.error or "")
             for f in failed
