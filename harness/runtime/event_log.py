@@ -4,8 +4,11 @@ Columns and JSON shapes follow Databricks' event log (docs: "Pipeline event log 
 same queries work in both places: ``origin`` and ``sequence`` are structs (``origin.update_id``),
 ``details`` and ``error`` are JSON strings (``get_json_object(details,
 '$.flow_progress.metrics.num_output_rows')``; Databricks' ``details:flow_progress...`` colon syntax
-is Databricks-only). Events are buffered and appended in a few commits per update (after set-up,
-after flows, at the end), not one commit per event. `on_event_hook` callbacks receive each STABLE
+is Databricks-only). Events are buffered and appended in a few commits per update, not one commit
+per event: after set-up, in the background while flows run (`flush_soon`: a flow never waits for
+the event log), and at the end. A small journal beside the table (`events_journal.json`: the last
+sequence number written and the updates still open) saves a scan of the whole log on every update
+start; without it the harness scans, so older state directories keep working. `on_event_hook` callbacks receive each STABLE
 event on a background thread, serially, as Databricks runs them.
 """
 
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import socket
 import threading
@@ -20,6 +24,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from harness.shim.records import EventHookDef
@@ -92,12 +97,18 @@ class EventLog:
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
         self._buffer: list[dict[str, Any]] = []
+        self.journal_path = Path(self.path).parent / (Path(self.path).name + "_journal.json")
         self._seq = self._last_sequence()
         self._host = socket.gethostname()
         self._hook_states: list[_HookState] = []
         self._hook_queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._hook_thread: threading.Thread | None = None
+        self._flush_wanted = threading.Event()
+        self._flush_stop = False
+        self._flush_thread: threading.Thread | None = None
+        self._flush_error: BaseException | None = None
         self.start_hooks(self.hooks)
 
     def start_hooks(self, hooks: Sequence[EventHookDef]) -> None:
@@ -110,11 +121,41 @@ class EventLog:
             self._hook_thread.start()
 
     # --- writing ------------------------------------------------------------------------------
+    # --- journal ------------------------------------------------------------------------------
+    def read_journal(self) -> dict[str, Any] | None:
+        """The journal beside the table, or None (older state, or no update ever started)."""
+        try:
+            return json.loads(self.journal_path.read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def _write_journal(self, **changes: Any) -> None:
+        journal = self.read_journal() or {"last_seq": 0, "open_updates": []}
+        journal.update(changes)
+        self.journal_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.journal_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(journal, sort_keys=True))
+        os.replace(tmp, self.journal_path)
+
+    def open_update(self, update_id: str) -> None:
+        """Record that an update started (so a killed process's update is closed as FAILED later)."""
+        with self._write_lock:
+            journal = self.read_journal() or {"open_updates": []}
+            self._write_journal(open_updates=[*journal.get("open_updates", []), update_id])
+
+    def close_update(self, update_id: str) -> None:
+        with self._write_lock:
+            journal = self.read_journal() or {"open_updates": []}
+            self._write_journal(open_updates=[u for u in journal.get("open_updates", []) if u != update_id])
+
     def _last_sequence(self) -> int:
         from harness.runtime.tables import delta_table_exists
 
         if not delta_table_exists(self.path):
             return 0
+        journal = self.read_journal()
+        if journal is not None and "last_seq" in journal:
+            return int(journal["last_seq"])
         row = (
             self.spark.read.format("delta")
             .load(self.path)
@@ -177,30 +218,58 @@ class EventLog:
 
     def flush(self) -> int:
         """Append buffered events to the Delta table (one commit). Returns how many were written."""
-        with self._lock:
-            rows, self._buffer = self._buffer, []
-        if not rows:
-            return 0
-        frame = self.spark.createDataFrame(
-            [
-                (
-                    r["id"],
-                    r["sequence"],
-                    r["origin"],
-                    r["timestamp"],
-                    r["message"],
-                    r["level"],
-                    r["maturity_level"],
-                    r["error"],
-                    r["details"],
-                    r["event_type"],
-                )
-                for r in rows
-            ],
-            EVENT_LOG_DDL,
+        with self._write_lock:
+            with self._lock:
+                rows, self._buffer = self._buffer, []
+            if not rows:
+                return 0
+            # Write-ahead: the journal never lags the table, so sequence numbers stay unique even if
+            # the process dies between the two writes (a gap is harmless, a repeat is not).
+            self._write_journal(last_seq=max(r["sequence"]["data_plane_id"]["seq_no"] for r in rows))
+            self._frame(rows).write.format("delta").mode("append").save(self.path)
+            return len(rows)
+
+    def _frame(self, rows: list[dict[str, Any]]) -> Any:
+        """The rows as a DataFrame through Arrow (no Python worker process is started for it)."""
+        import pyarrow as pa
+        from pyspark.sql.pandas.types import to_arrow_schema
+        from pyspark.sql.types import _parse_datatype_string
+
+        schema = _parse_datatype_string(EVENT_LOG_DDL)
+        table = pa.Table.from_pylist(
+            [{name: r[name] for name in schema.fieldNames()} for r in rows], schema=to_arrow_schema(schema)
         )
-        frame.write.format("delta").mode("append").save(self.path)
-        return len(rows)
+        return self.spark.createDataFrame(table)
+
+    def flush_soon(self) -> None:
+        """Ask the background writer to flush (flows keep running while the events are written)."""
+        if self._flush_thread is None:
+            self._flush_thread = threading.Thread(
+                target=self._background_flush, name="dlt-event-log-writer", daemon=True
+            )
+            self._flush_thread.start()
+        self._flush_wanted.set()
+
+    def _background_flush(self) -> None:
+        while True:
+            self._flush_wanted.wait()
+            self._flush_wanted.clear()
+            if self._flush_stop:
+                return
+            try:
+                self.flush()
+            except Exception as exc:  # reported by the final synchronous flush
+                self._flush_error = exc
+                log.warning("event log background flush failed: %s", exc)
+
+    def stop_background_flush(self) -> None:
+        """Wait for the background writer to finish; the caller's next flush() writes the rest."""
+        if self._flush_thread is not None:
+            self._flush_stop = True
+            self._flush_wanted.set()
+            self._flush_thread.join()
+            self._flush_thread = None
+            self._flush_stop = False
 
     # --- event hooks --------------------------------------------------------------------------
     def _run_hooks(self) -> None:
@@ -250,6 +319,7 @@ class EventLog:
         done.wait(timeout)
 
     def close(self) -> None:
+        self.stop_background_flush()
         if self._hook_thread is not None:
             self.drain_hooks()
             self._hook_queue.put(None)

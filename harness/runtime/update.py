@@ -139,6 +139,12 @@ class UpdateRunner:
         """An update that never reached a terminal state was killed: record it as FAILED now."""
         if not delta_table_exists(self.rt.event_log_path):
             return
+        journal = self.events.read_journal()
+        if journal is not None:
+            for update_id in journal.get("open_updates", []):
+                self._close_crashed(update_id)
+                self.events.close_update(update_id)
+            return
         rows = (
             self.rt.spark.read.format("delta")
             .load(self.rt.event_log_path)
@@ -158,22 +164,26 @@ class UpdateRunner:
                 finished.add(row["update_id"])
         for update_id in started:
             if update_id not in finished:
-                self.events.emit(
-                    "update_progress",
-                    f"Update {update_id[:6]} is FAILED: it did not finish (the process running it stopped).",
-                    {"state": "FAILED"},
-                    level="ERROR",
-                    origin={"update_id": update_id},
-                    error={
-                        "fatal": True,
-                        "exceptions": [
-                            {
-                                "class_name": "UpdateTerminatedUnexpectedly",
-                                "message": "the process running the update stopped before the update finished",
-                            }
-                        ],
-                    },
-                )
+                self._close_crashed(update_id)
+
+    def _close_crashed(self, update_id: str) -> None:
+        """Record an update that never reached a terminal state (its process was killed) as FAILED."""
+        self.events.emit(
+            "update_progress",
+            f"Update {update_id[:6]} is FAILED: it did not finish (the process running it stopped).",
+            {"state": "FAILED"},
+            level="ERROR",
+            origin={"update_id": update_id},
+            error={
+                "fatal": True,
+                "exceptions": [
+                    {
+                        "class_name": "UpdateTerminatedUnexpectedly",
+                        "message": "the process running the update stopped before the update finished",
+                    }
+                ],
+            },
+        )
 
     # --- phases -------------------------------------------------------------------------------
     def _apply_configuration(self) -> dict[str, str | None]:
@@ -442,7 +452,7 @@ class UpdateRunner:
                     self.flow_results[name] = result
                     self._finish(result, graph)
                     (failed if result.status == "FAILED" else finished).add(name)
-                self.events.flush()
+                self.events.flush_soon()
         for view_flow, counts in executor.view_results.items():
             flow = graph.flows[view_flow]
             dataset = graph.datasets[flow.target].name
@@ -480,6 +490,7 @@ class UpdateRunner:
     def run(self) -> UpdateResult:
         started = time.monotonic()
         self._close_crashed_updates()
+        self.events.open_update(self.update_id)
         self.events.emit(
             "create_update",
             f"Update {self.update_id[:6]} started by USER_ACTION.",
@@ -549,7 +560,9 @@ class UpdateRunner:
         else:
             self._progress("COMPLETED")
         self.events.drain_hooks()
+        self.events.stop_background_flush()
         self.events.flush()
+        self.events.close_update(self.update_id)
         self.events.close()
         self._publish_event_log()
         status = "FAILED" if failure is not None else "COMPLETED"
