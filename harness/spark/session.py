@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from harness.errors import DeltaJarsUnavailableError
@@ -23,6 +24,8 @@ from harness.state import StateLayout
 log = logging.getLogger(__name__)
 
 DRIVER_MEMORY_ENV = "HARNESS_DRIVER_MEMORY"
+#: Set to 1 to let the JVM write to the console (by default its output goes to <state>/spark/jvm.log).
+JVM_CONSOLE_ENV = "HARNESS_SPARK_CONSOLE"
 
 #: Settings that keep a single-machine run fast; every one can be overridden through `extra_conf`.
 LOCAL_DEFAULTS: dict[str, str] = {
@@ -121,8 +124,10 @@ def create_session(
     if target.uses_local_metastore:
         builder = builder.enableHiveSupport()
     log.info("starting Spark (%s, %s), state in %s", target.kind, target.url, layout.root)
+    jvm_log = layout.spark_dir / "jvm.log"
     try:
-        spark = builder.getOrCreate()
+        with _jvm_output_to(jvm_log if target.kind != "connect" else None):
+            spark = builder.getOrCreate()
     except PySparkRuntimeError as exc:
         if "spark.jars.packages" not in conf or resolved_in_ivy(layout):
             raise
@@ -138,12 +143,45 @@ def create_session(
             raise DeltaJarsUnavailableError(
                 coordinate=conf["spark.jars.packages"],
                 cache_dir=str(layout.ivy_dir),
-                detail=f"{exc}; Maven fallback: {maven_exc.detail}",
+                detail=f"{exc}; Ivy's output: {_tail(jvm_log)}; Maven fallback: {maven_exc.detail}",
             ) from exc
         builder = builder.config("spark.jars.packages", "").config("spark.jars", ",".join(map(str, jars)))
-        spark = builder.getOrCreate()
+        with _jvm_output_to(jvm_log):
+            spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(os.environ.get("HARNESS_SPARK_LOG_LEVEL", "FATAL"))
     return spark
+
+
+@contextmanager
+def _jvm_output_to(path: Path | None) -> Iterator[None]:
+    """Send what the JVM launcher writes (Ivy's resolution report, log4j start-up lines) to a file.
+
+    pyspark starts the JVM as a child process that inherits file descriptor 2, so pointing fd 2 at
+    the log while the gateway starts keeps the console for the harness's own output. The JVM keeps
+    writing there for its whole life; Python's own stderr is restored at once.
+    """
+    if path is None or os.environ.get(JVM_CONSOLE_ENV) == "1":
+        yield
+        return
+    import sys
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "ab") as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return " | ".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
+    except OSError:
+        return "(no JVM log)"
 
 
 def stop_session() -> None:
