@@ -21,6 +21,7 @@ from harness.state import DEFAULT_STATE_DIR
 COMMAND_MODULES: tuple[str, ...] = (
     "harness.cli.run_commands",
     "harness.cli.sql_commands",
+    "harness.cli.spark_commands",
     "simulator.cli",
     "harness.postgres.cli",
 )

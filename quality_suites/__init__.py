@@ -1,0 +1,1 @@
+"""Great Expectations suites for the silver and gold tables (see issue 9)."""
