@@ -38,7 +38,11 @@ class ProgressPrinter:
             line = f"[{stamp}] {_MARK.get(status, ' ')} {flow:<34} {status:<9}"
             metrics = details.get("metrics") or {}
             if status == "COMPLETED" and metrics:
-                line += f" {metrics.get('num_output_rows', 0):>10,} rows"
+                if "num_output_rows" in metrics:
+                    line += f" {metrics['num_output_rows']:>10,} rows"
+                else:  # AUTO CDC flows report upserts and deletes instead (as on Databricks)
+                    line += f" {metrics.get('num_upserted_rows', 0):>10,} upserted"
+                    line += f"  {metrics.get('num_deleted_rows', 0):,} deleted"
                 if metrics.get("num_files_read") is not None:
                     line += f"  {metrics['num_files_read']} files"
                 dropped = (details.get("data_quality") or {}).get("dropped_records")
