@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "harness.cli.spark_commands",
     "simulator.cli",
     "harness.postgres.cli",
+    "harness.cli.export_commands",
 )
 
 

@@ -38,6 +38,9 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--no-retry", action="store_true", help="do not retry once after Auto Loader records new columns"
     )
+    run.add_argument(
+        "--config", metavar="ENV_CONFIG.json", help="environment config; exports metrics after the run if export.enabled"
+    )
     run.set_defaults(func=run_command)
 
     validate = subparsers.add_parser(
@@ -78,6 +81,9 @@ def run_command(args: argparse.Namespace) -> int:
         retry_on_schema_change=not args.no_retry,
     )
     print(summary(result))
+    from harness.cli.export_commands import export_after_run
+
+    export_after_run(pipeline, args.config)
     if not result.succeeded:
         print(f"Error: update {result.update_id} FAILED: {result.error}", file=sys.stderr)
         return 1
