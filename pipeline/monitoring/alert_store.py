@@ -13,7 +13,6 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from importlib import resources
 from typing import Any
 
 from pipeline.monitoring.alerts import Alert, alert_message
@@ -22,7 +21,6 @@ from pipeline.monitoring.notifications import Delivery, Notifier
 
 __all__ = [
     "ProcessResult",
-    "alerts_ddl",
     "ensure_alerts_table",
     "pending_alerts",
     "process_alerts",
@@ -39,16 +37,14 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def alerts_ddl(schema: str = DEFAULT_SCHEMA) -> str:
-    """The idempotent DDL of the alerts table (``sql/alerts.sql``) for ``schema``."""
-    text = resources.files("pipeline.monitoring").joinpath("sql/alerts.sql").read_text()
-    return text.replace("{schema}", _quote(schema)).replace("{{}}", "{}")
-
-
 def ensure_alerts_table(conn: Any, schema: str = DEFAULT_SCHEMA) -> None:
-    """Create the schema, table and indexes if missing (safe to call before every run)."""
-    with conn, conn.cursor() as cur:
-        cur.execute(alerts_ddl(schema))
+    """Apply the monitoring migrations (``pipeline/metrics/migrations``, ``0003`` holds ``alerts``).
+
+    The metrics migrator is idempotent and records what it applied, so this is safe before every run.
+    """
+    from pipeline.metrics.migrate import apply_migrations
+
+    apply_migrations(conn, schema)
 
 
 def _number(value: float | None) -> float | None:
