@@ -11,6 +11,7 @@ never-started stream), so analysis has no side effects and works before any tabl
 from __future__ import annotations
 
 import difflib
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +30,14 @@ from harness.runtime.interception import original_method
 from harness.runtime.tables import TableLocation
 from harness.shim.records import CdcFlowDef, DatasetKind, FlowDef, SnapshotCdcFlowDef
 from harness.shim.registry import PipelineRegistry
+
+_sql_views = itertools.count()
+
+
+def sql_view_name(key: str) -> str:
+    """A fresh session-unique temporary view name standing for a dataset inside one SQL text."""
+    return f"__harness_sql_{key}_{next(_sql_views)}"
+
 
 LocationFactory = Callable[[str, Any], TableLocation | None]
 CloudFiles = Callable[[str, dict[str, str], Any, str], Any]
@@ -140,14 +149,16 @@ class GraphBuilder:
         return self._map_path(path)
 
     def rewrite_sql(self, query: str) -> str:
+        """Record the datasets a SQL text reads and bind them to placeholders (no table exists yet)."""
         frame = current_frame()
-        if frame is not None and frame.flow in self.flows:
-            lowered = query.lower()
-            for key in self._by_key:
-                if f"live.{key}" in lowered or f"{self.names.database}.{key}" in lowered:
-                    self.flows[frame.flow].reads.add(key)
-                    self._analyse_dataset(key)
-        return self.names.rewrite_sql(query)
+        bindings: dict[str, str] = {}
+        for key in self.names.sql_references(query, self._by_key):
+            if frame is not None and frame.flow in self.flows:
+                self.flows[frame.flow].reads.add(key)
+            self._analyse_dataset(key)
+            bindings[key] = sql_view_name(key)
+            self._placeholder(self.datasets[key], streaming=False).createOrReplaceTempView(bindings[key])
+        return self.names.bind_sql(query, bindings)
 
     # --- analysis -----------------------------------------------------------------------------
     def _placeholder(self, dataset: ResolvedDataset, streaming: bool) -> Any:

@@ -9,6 +9,7 @@ database ``<catalog>__<schema>`` (see harness.settings.naming).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from harness.settings.naming import local_database, split_name
@@ -55,3 +56,26 @@ class PipelineNames:
             pattern = rf"(?i)(?<![\w.`])`?{re.escape(self.catalog)}`?\.`?{re.escape(self.schema)}`?\."
             query = re.sub(pattern, f"{self.database}.", query)
         return query
+
+    def _reference(self, key: str) -> re.Pattern[str]:
+        """``LIVE.key``, ``schema.key``, ``<database>.key`` or ``catalog.schema.key`` in a SQL text."""
+        q = "`?"
+        prefixes = [f"{q}live{q}", f"{q}{re.escape(self.schema)}{q}", f"{q}{re.escape(self.database)}{q}"]
+        if self.catalog:
+            prefixes.append(f"{q}{re.escape(self.catalog)}{q}\\.{q}{re.escape(self.schema)}{q}")
+        return re.compile(rf"(?i)(?<![\w.`])(?:{'|'.join(prefixes)})\.{q}{re.escape(key)}{q}(?![\w`])")
+
+    def sql_references(self, query: str, keys: Iterable[str]) -> list[str]:
+        """The pipeline datasets (keys) a SQL text reads through a qualified or ``LIVE.`` name."""
+        return sorted(key for key in keys if self._reference(key).search(query))
+
+    def bind_sql(self, query: str, bindings: Mapping[str, str]) -> str:
+        """Point each referenced dataset at the temporary view standing for it, then map other names.
+
+        Datasets are bound to views because a SQL text may read a pipeline view, a private table or a
+        table that does not exist yet (analysis runs before the first write), none of which is in the
+        metastore.
+        """
+        for key, view in bindings.items():
+            query = self._reference(key).sub(f"`{view}`", query)
+        return self.rewrite_sql(query)

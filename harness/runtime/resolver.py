@@ -92,7 +92,14 @@ class ExecutionResolver:
         return self.map_path_fn(path)
 
     def rewrite_sql(self, query: str) -> str:
-        return self.names.rewrite_sql(query)
+        """Bind the pipeline datasets a SQL text names (views and private tables are not in the metastore)."""
+        from harness.graph.builder import sql_view_name
+
+        bindings: dict[str, str] = {}
+        for key in self.names.sql_references(query, self.graph.datasets):
+            bindings[key] = sql_view_name(key)
+            self.read(key, streaming=False).createOrReplaceTempView(bindings[key])
+        return self.names.bind_sql(query, bindings)
 
     # --- views --------------------------------------------------------------------------------
     def _view(self, dataset: ResolvedDataset, streaming: bool) -> Any:
