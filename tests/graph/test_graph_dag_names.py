@@ -96,3 +96,17 @@ def test_sql_rewrite_maps_live_and_three_part_names() -> None:
     assert NAMES.rewrite_sql(query) == (
         "SELECT * FROM main__sales.orders o JOIN main__sales.customers c ON o.id = c.id JOIN other.x USING (id)"
     )
+
+
+def test_sql_references_find_only_qualified_or_live_names_of_pipeline_datasets() -> None:
+    query = "SELECT * FROM LIVE.orders JOIN `main`.`sales`.`customers` USING (id) JOIN orders_archive"
+    assert NAMES.sql_references(query, ["orders", "customers", "orders_archive", "items"]) == [
+        "customers",
+        "orders",
+    ]
+
+
+def test_bind_sql_points_datasets_at_their_views() -> None:
+    query = "SELECT * FROM LIVE.orders o JOIN main.sales.customers c ON o.id = c.id JOIN LIVE.other"
+    bound = NAMES.bind_sql(query, {"orders": "v_o", "customers": "v_c"})
+    assert bound == "SELECT * FROM `v_o` o JOIN `v_c` c ON o.id = c.id JOIN main__sales.other"
