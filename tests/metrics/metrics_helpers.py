@@ -1,0 +1,190 @@
+"""A tiny real pipeline for the metrics tests, and readers of the event log kept independent of the
+code under test (plain `json.loads` over collected rows, no metric expressions).
+
+The pipeline: `orders_bronze` (Auto Loader JSON from a volume), `orders_silver` (streaming, one
+drop expectation and one warn expectation), `orders_quarantine` (the rows the drop rule rejects).
+Two updates, one file each. Updates cost seconds, so the session fixture in conftest.py runs them
+once for every test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.postgres import PostgresInfo
+from harness.state import StateLayout
+
+LANDING = "/Volumes/main/raw/landing/orders"
+
+PIPELINE_CODE = f'''
+import dlt
+
+
+@dlt.table(comment="raw orders from JSON files")
+def orders_bronze():
+    return (
+        spark.readStream.format("cloudFiles")
+        .option("cloudFiles.format", "json")
+        .option("cloudFiles.schemaHints", "order_id STRING, amount DOUBLE, order_timestamp TIMESTAMP")
+        .load("{LANDING}")
+    )
+
+
+@dlt.table
+@dlt.expect_or_drop("positive_amount", "amount > 0")
+@dlt.expect("has_order_id", "order_id IS NOT NULL")
+def orders_silver():
+    return dlt.read_stream("orders_bronze")
+
+
+@dlt.table
+def orders_quarantine():
+    return dlt.read_stream("orders_bronze").where("NOT coalesce(amount > 0, false)")
+'''
+
+#: records per update: (order_id, amount); the drop rule rejects amount <= 0, the warn rule null ids
+BATCHES: list[list[tuple[str | None, float]]] = [
+    [("o-1", 10.0), ("o-2", -1.0), (None, 5.0), ("o-3", 7.5), ("o-4", 0.0)],
+    [("o-5", 3.0), ("o-6", 4.0), ("o-7", -2.0)],
+]
+
+
+def write_pipeline(base: Path, name: str) -> tuple[Path, dict[str, Any]]:
+    root = base / "src"
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "pipeline.py").write_text(textwrap.dedent(PIPELINE_CODE), encoding="utf-8")
+    settings = {
+        "name": name,
+        "catalog": "main",
+        "schema": name,
+        "libraries": [{"file": {"path": "pipeline.py"}}],
+    }
+    return root, settings
+
+
+def land(directory: Path, index: int, records: list[tuple[str | None, float]]) -> None:
+    """Write one batch file atomically (hidden temp name, then rename)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    lines = [
+        json.dumps(
+            {"order_id": oid, "amount": amount, "order_timestamp": f"2026-01-0{index + 1}T10:00:0{i}Z"}
+        )
+        for i, (oid, amount) in enumerate(records)
+    ]
+    temp = directory / f".batch_{index}.tmp"
+    temp.write_text("\n".join(lines) + "\n")
+    os.utime(temp, (1_700_000_000 + index * 10, 1_700_000_000 + index * 10))
+    temp.rename(directory / f"batch_{index}.json")
+
+
+@dataclass(frozen=True)
+class LoggedFlow:
+    """What the event log says about one flow of one update (summed over its flow_progress events)."""
+
+    status: str
+    rows_out: int | None
+    dropped: int
+    files: int | None
+    bytes: int | None
+    expectations: dict[str, tuple[int, int]]
+
+
+def flows_from_log(event_log: Any) -> dict[tuple[str, str], LoggedFlow]:
+    """(update_id, flow_name) -> LoggedFlow, computed in plain Python from the raw event rows."""
+    rows = (
+        event_log.where("event_type = 'flow_progress'")
+        .select("origin.update_id", "origin.flow_name", "sequence.data_plane_id.seq_no", "details")
+        .collect()
+    )
+    acc: dict[tuple[str, str], dict[str, Any]] = defaultdict(
+        lambda: {
+            "status": None,
+            "seq": -1,
+            "rows": None,
+            "dropped": 0,
+            "files": None,
+            "bytes": None,
+            "exp": {},
+        }
+    )
+    for r in rows:
+        d = json.loads(r["details"])["flow_progress"]
+        a = acc[(r["update_id"], r["flow_name"])]
+        if r["seq_no"] > a["seq"]:
+            a["seq"], a["status"] = r["seq_no"], d["status"]
+        m = d.get("metrics") or {}
+        if "num_output_rows" in m:
+            a["rows"] = (a["rows"] or 0) + m["num_output_rows"]
+        if "num_files_read" in m:
+            a["files"] = (a["files"] or 0) + m["num_files_read"]
+            a["bytes"] = (a["bytes"] or 0) + m["num_bytes_read"]
+        q = d.get("data_quality") or {}
+        a["dropped"] += q.get("dropped_records") or 0
+        for e in q.get("expectations") or []:
+            p, f = a["exp"].get(e["name"], (0, 0))
+            a["exp"][e["name"]] = (p + e["passed_records"], f + e["failed_records"])
+    return {
+        k: LoggedFlow(v["status"], v["rows"], v["dropped"], v["files"], v["bytes"], dict(v["exp"]))
+        for k, v in acc.items()
+    }
+
+
+@dataclass(frozen=True)
+class PipelineRun:
+    pipeline: Any
+    results: list[Any]
+    state: StateLayout
+
+    @property
+    def pipeline_id(self) -> str:
+        return self.pipeline.settings.pipeline_id
+
+
+def drop_schema(info: PostgresInfo, schema: str) -> None:
+    conn = info.connect()
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        conn.close()
+
+
+def table_counts(info: PostgresInfo, schema: str) -> dict[str, int]:
+    conn = info.connect()
+    try:
+        with conn, conn.cursor() as cur:
+            out = {}
+            for table in (
+                "pipeline_updates",
+                "flow_metrics",
+                "quality_metrics",
+                "lineage_edges",
+                "sla_status",
+            ):
+                cur.execute(f'SELECT count(*) FROM "{schema}".{table}')
+                out[table] = cur.fetchone()[0]
+            return out
+    finally:
+        conn.close()
+
+
+def query(info: PostgresInfo, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    conn = info.connect()
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
+def staging_for(run: PipelineRun, name: str) -> Any:
+    from pipeline.metrics.staging import MetricsStaging
+
+    return MetricsStaging(run.pipeline.spark, root=str(Path(run.state.root) / "metrics-tests" / name))
