@@ -11,15 +11,15 @@ customer's first order; deleted customers are never chosen to order again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
-import orjson
+import polars as pl
 
-from simulator.clock import Clock, iso
+from simulator.clock import Clock
+from simulator.feed import TIERS, FeedTables, Scd2Counter, fingerprints, render_lines, snapshots
 from simulator.pools import Pools
 
-TIERS = ("bronze", "silver", "gold", "platinum")
 _TIER_SHARES = (0.6, 0.25, 0.11, 0.04)
 BASE_SHARE = 0.25  # of the pool signed up before the simulated start
 NEW_CUSTOMER_SHARE = 0.12  # new sign-ups per batch, relative to the batch's order count
@@ -30,28 +30,23 @@ _CHANGE_KINDS = ("address", "email", "tier", "last_name")
 _CHANGE_SHARES = (0.4, 0.25, 0.3, 0.05)
 
 
-_DELETED_STATE = dict.fromkeys(("email", "first_name", "last_name", "address", "tier", "signup_time"))
-
-
 def customer_id(index: int) -> str:
     return f"CUST-{index + 1:07d}"
 
 
-@dataclass
-class _Record:
-    change_time: int
-    customer: int
-    seq: int
-    delete: bool
-    line: bytes
-    fingerprint: tuple[object, ...] | None
-
-
-@dataclass
+@dataclass(frozen=True)
 class FeedBatch:
-    """The customer lines of one batch, in delivery order."""
+    """The customer records of one batch, in delivery order: snapshots, rendered on demand."""
 
-    lines: list[bytes] = field(default_factory=list)
+    records: pl.DataFrame
+    fp: pl.Series  # tracked-values fragment per record (null: DELETE)
+
+    def __len__(self) -> int:
+        return self.records.height
+
+    def lines(self) -> pl.Series:
+        """The records' JSON lines (no newline), as `orjson.dumps` of the full state would write them."""
+        return render_lines(self.records, self.fp)
 
 
 class CustomerBook:
@@ -79,47 +74,28 @@ class CustomerBook:
         self.active = 0  # customers [0, active) have signed up
         self._new: tuple[int, int] = (0, 0)
         self._deleting: np.ndarray = np.zeros(0, dtype=np.int64)
-        self._late: dict[int, list[_Record]] = {}
-        # SCD2 oracle: delivered (seq, fingerprint or None for DELETE) per customer.
-        self._history: dict[int, list[tuple[int, tuple[object, ...] | None]]] = {}
-        self.versions: dict[int, int] = {}
-        self.current: dict[int, bool] = {}
+        self._late: dict[int, list[pl.DataFrame]] = {}
+        self._tables = FeedTables.build(pools)
+        self._scd2 = Scd2Counter(size)
         self._ids: list[str] = []
 
-    # --- state rendering ------------------------------------------------------------------------
-    def email(self, i: int) -> str:
-        pools = self.pools
-        first, last = pools.ascii_first[int(self.first[i])], pools.ascii_last[int(self.last[i])]
-        version = int(self.email_version[i])
-        local = f"{first}.{last}{i + 1}" if version == 0 else f"{first[:1]}{last}{i + 1}.{version}"
-        return f"{local}@{pools.domains[int(self.domain[i])]}"
-
-    def _record(self, i: int, change_time: int, delete: bool) -> _Record:
-        """The feed record of customer `i` after its latest change (the full state, or a DELETE)."""
+    # --- state snapshots ------------------------------------------------------------------------
+    def _snapshot(self, i: int, change_time: int, delete: bool) -> tuple[int, ...]:
+        """The state of customer `i` after its latest change, as a feed record row (see feed.py)."""
         self.seq[i] += 1
-        seq = int(self.seq[i])
-        if delete:
-            body = {"customer_id": customer_id(i), "sequence_num": seq, "operation": "DELETE"}
-            body |= {"change_time": iso(change_time)} | _DELETED_STATE
-            return _Record(change_time, i, seq, True, orjson.dumps(body), None)
-        p = self.pools
-        email, first, last = self.email(i), int(self.first[i]), int(self.last[i])
-        address, tier = int(self.address[i]), int(self.tier[i])
-        street, city, postal, country = p.addresses[address]
-        body = {
-            "customer_id": customer_id(i),
-            "sequence_num": seq,
-            "operation": "UPSERT",
-            "change_time": iso(change_time),
-            "email": email,
-            "first_name": p.first_names[first],
-            "last_name": p.last_names[last],
-            "address": {"street": street, "city": city, "postal_code": postal, "country": country},
-            "tier": TIERS[tier],
-            "signup_time": iso(int(self.signup[i])),
-        }
-        fingerprint = (email, p.first_names[first], p.last_names[last], p.addresses[address], tier)
-        return _Record(change_time, i, seq, False, orjson.dumps(body), fingerprint)
+        return (
+            change_time,
+            i,
+            int(self.seq[i]),
+            int(delete),
+            int(self.first[i]),
+            int(self.last[i]),
+            int(self.address[i]),
+            int(self.domain[i]),
+            int(self.email_version[i]),
+            int(self.tier[i]),
+            int(self.signup[i]),
+        )
 
     # --- one batch ------------------------------------------------------------------------------
     def begin_batch(self, batch_id: int, rng: np.random.Generator, order_count: int) -> None:
@@ -168,7 +144,24 @@ class CustomerBook:
         begin, end = self.clock.window(batch_id)
         days = self.clock.interval / 86_400
         low, high = self._new
-        on_time: list[_Record] = [self._record(i, int(self.signup[i]), False) for i in range(low, high)]
+        self.seq[low:high] += 1  # sign-ups: one record each, no other change this batch
+        signups = snapshots(
+            {
+                "change_time": self.signup[low:high],
+                "customer": np.arange(low, high),
+                "seq": self.seq[low:high],
+                "delete": np.zeros(high - low, dtype=np.int64),
+                "first": self.first[low:high],
+                "last": self.last[low:high],
+                "address": self.address[low:high],
+                "domain": self.domain[low:high],
+                "email_version": self.email_version[low:high],
+                "tier": self.tier[low:high],
+                "signup": self.signup[low:high],
+            }
+        )
+        rows: list[tuple[int, ...]] = []
+        late_rows: dict[int, list[tuple[int, ...]]] = {}
         eligible = np.flatnonzero(~self.deleted[:low])
         changes = min(len(eligible), int(rng.poisson(len(eligible) * CHANGES_PER_DAY * days)))
         chosen = np.sort(rng.choice(eligible, changes, replace=False)) if changes else eligible[:0]
@@ -180,19 +173,22 @@ class CustomerBook:
         delay = rng.integers(1, 3, len(chosen))
         for i, kind, is_late, when, after, lag in zip(chosen, kinds, late, times, follow, delay, strict=True):
             self._change(int(i), int(kind), rng)
-            record = self._record(int(i), int(when), False)
+            record = self._snapshot(int(i), int(when), False)
             if not is_late:
-                on_time.append(record)
+                rows.append(record)
                 continue
-            self._late.setdefault(batch_id + int(lag), []).append(record)
+            late_rows.setdefault(batch_id + int(lag), []).append(record)
             self.quiet_until[i] = batch_id + int(lag) + 1
             self._change(int(i), int(rng.integers(0, len(_CHANGE_KINDS))), rng)
-            on_time.append(self._record(int(i), min(end - 1, int(when) + int(after)), False))
-        on_time += [self._record(int(i), int(rng.integers(begin, end)), True) for i in self._deleting]
-        on_time.sort(key=lambda r: (r.change_time, r.customer, r.seq))
-        delivered = self._late.pop(batch_id, []) + on_time
-        self._apply(delivered)
-        return FeedBatch(lines=[r.line for r in delivered])
+            rows.append(self._snapshot(int(i), min(end - 1, int(when) + int(after)), False))
+        rows += [self._snapshot(int(i), int(rng.integers(begin, end)), True) for i in self._deleting]
+        for due, due_rows in late_rows.items():
+            self._late.setdefault(due, []).append(snapshots(due_rows))
+        on_time = pl.concat([signups, snapshots(rows)]).sort(["change_time", "customer", "seq"])
+        delivered = pl.concat([*self._late.pop(batch_id, []), on_time])
+        fp = fingerprints(self._tables, delivered)
+        self._scd2.apply(delivered["customer"], delivered["seq"], fp)
+        return FeedBatch(delivered, fp)
 
     def _change(self, i: int, kind: int, rng: np.random.Generator) -> None:
         name = _CHANGE_KINDS[kind]
@@ -210,38 +206,13 @@ class CustomerBook:
             self.last[i] = self.pools.name_index(self.locale[i : i + 1], self.last[i : i + 1] + 1)[0]
 
     # --- SCD2 oracle ----------------------------------------------------------------------------
-    def _apply(self, records: list[_Record]) -> None:
-        """Count SCD2 versions in sequence order (delivery order does not matter).
-
-        In-order records extend the count incrementally; a late record (lower sequence_num than one
-        already delivered) makes that customer's history be recounted from scratch.
-        """
-        for record in records:
-            history = self._history.setdefault(record.customer, [])
-            late = bool(history) and record.seq < history[-1][0]
-            history.append((record.seq, record.fingerprint))
-            if late:
-                history.sort(key=lambda item: item[0])
-                versions, previous = 0, None
-                for _seq, fingerprint in history:
-                    if fingerprint is not None and fingerprint != previous:
-                        versions += 1
-                    previous = fingerprint  # a DELETE (None) closes the version and adds none
-                self.versions[record.customer] = versions
-            elif record.fingerprint is not None:
-                previous = history[-2][1] if len(history) > 1 else None
-                if record.fingerprint != previous:
-                    self.versions[record.customer] = self.versions.get(record.customer, 0) + 1
-            else:
-                self.versions.setdefault(record.customer, 0)
-            self.current[record.customer] = history[-1][1] is not None
-
     def scd2_versions(self) -> dict[str, int]:
         """Versions per customer id (every customer with a delivered record), sorted by id."""
-        known = sorted(self.versions)
-        while len(self._ids) <= (known[-1] if known else -1):
+        known = np.flatnonzero(self._scd2.known)
+        while len(self._ids) <= (int(known[-1]) if len(known) else -1):
             self._ids.append(customer_id(len(self._ids)))
-        return {self._ids[c]: self.versions[c] for c in known}
+        ids = self._ids
+        return dict(zip([ids[c] for c in known.tolist()], self._scd2.versions[known].tolist(), strict=True))
 
     def current_customers(self) -> int:
-        return sum(self.current.values())
+        return int(self._scd2.current.sum())

@@ -29,7 +29,7 @@ from simulator.config import (
     RULES,
     SimulatorConfig,
 )
-from simulator.customers import CustomerBook
+from simulator.customers import CustomerBook, FeedBatch
 from simulator.defects import corrupt, cut
 from simulator.oracle import Oracle
 from simulator.orders import DUP_CONFLICTING, DUP_IDENTICAL, EVENT_KINDS, make_orders
@@ -201,9 +201,9 @@ class Simulator:
                 f"batch {batch_id} would hold {len(lines)} lines",
             )
         feed = book.end_batch(batch_id, rng)
-        files = self._drop(rng, batch_id, lines, feed.lines, write)
+        files = self._drop(rng, batch_id, lines, feed, write)
         self._release(lines)
-        manifest = self._manifest(batch_id, files, len(feed.lines), count)
+        manifest = self._manifest(batch_id, files, len(feed), count)
         manifest_path = None
         if write:
             manifest_path = self.out / MANIFESTS_FOLDER / manifest_name(batch_id)
@@ -216,7 +216,7 @@ class Simulator:
             manifest_path=manifest_path,
             new_orders=count,
             order_lines=manifest["batch"]["order_lines"],
-            customer_lines=len(feed.lines),
+            customer_lines=len(feed),
             seconds=time.perf_counter() - started,
         )
 
@@ -260,7 +260,7 @@ class Simulator:
         return lines.with_columns(eid=pl.Series(eid))
 
     def _drop(
-        self, rng: np.random.Generator, batch_id: int, lines: pl.DataFrame, feed: list[bytes], write: bool
+        self, rng: np.random.Generator, batch_id: int, lines: pl.DataFrame, feed: FeedBatch, write: bool
     ) -> list[WrittenFile | None]:
         """Count (and with `write`, write) the batch's files; file-level defects are drawn here."""
         cfg = self.config
@@ -318,15 +318,15 @@ class Simulator:
                     self.out / ORDERS_FOLDER / name, lambda sink: None, fsync=self.fsync
                 )
                 files.append(WrittenFile("orders", name, self.out / ORDERS_FOLDER / name, size, 0, digest))
-        if feed and write:
+        if len(feed) and write:
             name = f"customers_b{batch_id:05d}_{stamp}_p00.json"
             path = self.out / CUSTOMERS_FOLDER / name
+            rendered_feed = feed.lines()
             if cfg.format == "ndjson":
-                size, digest = atomic_write(
-                    path, lambda sink: sink.write(b"\n".join(feed) + b"\n") and None, fsync=self.fsync
-                )
+                content = (rendered_feed.str.join("\n").item() + "\n").encode()
             else:
-                size, digest = atomic_write(path, lambda sink: write_array(sink, feed), fsync=self.fsync)
+                content = ("[" + rendered_feed.str.join(",").item() + "]\n").encode()
+            size, digest = atomic_write(path, lambda sink: sink.write(content) and None, fsync=self.fsync)
             files.append(WrittenFile("customers", name, path, size, len(feed), digest))
         self._batch_counts = {"order_lines": line_count, "defects": batch_defects}
         return files
