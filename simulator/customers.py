@@ -77,7 +77,10 @@ class CustomerBook:
         self._late: dict[int, list[pl.DataFrame]] = {}
         self._tables = FeedTables.build(pools)
         self._scd2 = Scd2Counter(size)
-        self._ids: list[str] = []
+        self._versions: dict[str, int] = {}
+        self._touched = np.zeros(0, dtype=np.int64)
+        self._listed = np.zeros(size, dtype=bool)  # customers in _versions
+        self._listed_max = -1
 
     # --- state snapshots ------------------------------------------------------------------------
     def _snapshot(self, i: int, change_time: int, delete: bool) -> tuple[int, ...]:
@@ -188,6 +191,7 @@ class CustomerBook:
         delivered = pl.concat([*self._late.pop(batch_id, []), on_time])
         fp = fingerprints(self._tables, delivered)
         self._scd2.apply(delivered["customer"], delivered["seq"], fp)
+        self._touched = np.union1d(self._touched, delivered["customer"].to_numpy())
         return FeedBatch(delivered, fp)
 
     def _change(self, i: int, kind: int, rng: np.random.Generator) -> None:
@@ -207,12 +211,26 @@ class CustomerBook:
 
     # --- SCD2 oracle ----------------------------------------------------------------------------
     def scd2_versions(self) -> dict[str, int]:
-        """Versions per customer id (every customer with a delivered record), sorted by id."""
-        known = np.flatnonzero(self._scd2.known)
-        while len(self._ids) <= (int(known[-1]) if len(known) else -1):
-            self._ids.append(customer_id(len(self._ids)))
-        ids = self._ids
-        return dict(zip([ids[c] for c in known.tolist()], self._scd2.versions[known].tolist(), strict=True))
+        """Versions per customer id (every customer with a delivered record), sorted by id.
+
+        Kept as one dict updated with the customers each batch touched (a customer's first record is
+        its sign-up, and sign-ups come in index order, so appending keeps the keys sorted); callers
+        get a copy, so earlier manifests do not change.
+        """
+        scd2 = self._scd2
+        touched, self._touched = self._touched, np.zeros(0, dtype=np.int64)  # sorted (union1d)
+        fresh = touched[~self._listed[touched]]
+        if len(fresh) and fresh[0] < self._listed_max:  # a new key would land mid-dict: rebuild
+            known = np.flatnonzero(scd2.known)
+            pairs = zip(known.tolist(), scd2.versions[known].tolist(), strict=True)
+            self._versions = {customer_id(c): v for c, v in pairs}
+        else:
+            pairs = zip(touched.tolist(), scd2.versions[touched].tolist(), strict=True)
+            self._versions.update((customer_id(c), v) for c, v in pairs)
+        self._listed[touched] = True
+        if len(touched):
+            self._listed_max = max(self._listed_max, int(touched[-1]))
+        return dict(self._versions)
 
     def current_customers(self) -> int:
         return int(self._scd2.current.sum())

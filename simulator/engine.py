@@ -178,7 +178,7 @@ class Simulator:
         conflicting = np.zeros(count, dtype=bool)
         conflicting[orders.ev_order[orders.ev_kind == DUP_CONFLICTING]] = True
         self._add_to_store(
-            order_store(orders, self.tables, conflicting, cfg.schema_drift_at is not None),
+            order_store(orders, self.tables, conflicting),
             np.bincount(orders.ev_order, minlength=count),
         )
         events = pl.DataFrame(

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
-from simulator.orders import CHANNELS, COUPONS, MAX_ITEMS, PAYMENTS, STATUSES, NewOrders
+from simulator.orders import CHANNELS, COUPONS, PAYMENTS, STATUSES, NewOrders
 from simulator.pools import Catalog, Pools
 
 
@@ -84,33 +85,26 @@ def _item_fragments(tables: Tables, sku: np.ndarray, quantity: np.ndarray, disco
     return frame.select(expr.alias("f")).to_series()
 
 
-def order_store(orders: NewOrders, tables: Tables, conflicting: np.ndarray, with_drift: bool) -> pl.DataFrame:
+def _item_lists(fragments: pl.Series, offsets: np.ndarray) -> pl.Series:
+    """Item fragments of each order joined with commas (offsets: order o owns [o_k, o_k+1))."""
+    array = pa.LargeListArray.from_arrays(pa.array(offsets.astype(np.int64)), fragments.to_arrow())
+    return pl.Series("items", array).list.join(",")
+
+
+def order_store(orders: NewOrders, tables: Tables, conflicting: np.ndarray) -> pl.DataFrame:
     """One row per order: the unchanging parts of its event lines (see module docstring).
 
-    `body` is everything after the event fields, newline included; `drift_body` the same in the
-    drifted schema (only when a drift batch is configured). `conflicting` flags the orders that get
-    a conflicting duplicate; only they carry `alt_body` (first item's quantity + 1, discount
-    recomputed), the rest hold null there.
+    `tail` runs from `"order_time"` to `"shipping_cost":`; `ship` is the shipping cost as a JSON
+    number, `items` the `,"items":[..]` array. `conflicting` flags the orders that get a
+    conflicting duplicate; only they carry `alt_items` (first item's quantity + 1, discount
+    recomputed), the rest hold null there. The drifted schema is assembled from the same parts when
+    a line is rendered, so the store never holds a second copy of an order.
     """
     n = len(orders)
     offsets = orders.item_offsets
-    starts, counts = offsets[:-1], np.diff(offsets)
+    starts = offsets[:-1]
     fragments = _item_fragments(tables, orders.sku, orders.quantity, orders.discount)
-    comma = pl.select(pl.concat_str([pl.lit(","), pl.lit(fragments)])).to_series()
-    columns: dict[str, pl.Series] = {"i0": fragments.gather(pl.Series(starts.astype(np.int64)))}
-    for position in range(1, MAX_ITEMS):
-        has = counts > position
-        if not has.any():
-            break
-        picked = comma.gather(pl.Series(np.where(has, starts + position, 0).astype(np.int64)))
-        columns[f"i{position}"] = pl.select(pl.when(pl.lit(pl.Series(has))).then(pl.lit(picked))).to_series()
-    rest_names = [name for name in columns if name != "i0"]
-    frame = pl.DataFrame(columns)
-    rest = (
-        frame.select(pl.concat_str([pl.col(c) for c in rest_names], ignore_nulls=True).alias("r")).to_series()
-        if rest_names
-        else pl.Series("r", [""] * n, dtype=pl.String)
-    )
+    items = _item_lists(fragments, offsets)
     alt = pl.Series("alt", [None] * n, dtype=pl.String)
     rows = np.flatnonzero(conflicting)
     if len(rows):
@@ -118,10 +112,11 @@ def order_store(orders: NewOrders, tables: Tables, conflicting: np.ndarray, with
         alt_first = _item_fragments(
             tables, orders.sku[first], orders.quantity[first] + 1, orders.alt_discount0[rows]
         )
-        alt_text = pl.select(
-            pl.concat_str([pl.lit(alt_first), pl.lit(rest.gather(pl.Series(rows)))])
-        ).to_series()
-        alt = alt.scatter(rows, alt_text)
+        counts = np.diff(offsets)[rows]
+        sub_offsets = np.concatenate([[0], np.cumsum(counts)])
+        items_of_rows = np.repeat(first - sub_offsets[:-1], counts) + np.arange(sub_offsets[-1])
+        sub = fragments.gather(pl.Series(items_of_rows)).scatter(sub_offsets[:-1], alt_first)
+        alt = alt.scatter(rows, _item_lists(sub, sub_offsets))
     base = pl.DataFrame(
         {
             "number": orders.number,
@@ -133,8 +128,7 @@ def order_store(orders: NewOrders, tables: Tables, conflicting: np.ndarray, with
             "address": _gather(tables.address, orders.address),
             "ship": orders.shipping.astype(np.int64),
             "gift": orders.gift_wrap,
-            "i0": columns["i0"],
-            "rest": rest,
+            "items": items,
             "alt": alt,
         }
     )
@@ -153,22 +147,6 @@ def order_store(orders: NewOrders, tables: Tables, conflicting: np.ndarray, with
             pl.lit(',"shipping_cost":'),
         ]
     )
-    ship = money(pl.col("ship"))
-    drifted_ship = pl.concat_str([pl.lit('{"amount":'), ship, pl.lit(',"currency":"EUR"}')])
-    gift = (
-        pl.when(pl.col("gift"))
-        .then(pl.lit(',"gift_wrap":true}\n'))
-        .otherwise(pl.lit(',"gift_wrap":false}\n'))
-    )
-    items = pl.concat_str([pl.lit(',"items":['), pl.col("i0"), pl.col("rest"), pl.lit("]")])
-    alt_items = pl.concat_str([pl.lit(',"items":['), pl.col("alt"), pl.lit("]")])
-    parts = {
-        "body": pl.concat_str([pl.col("tail"), ship, items, pl.lit("}\n")]),
-        "alt_body": pl.concat_str([pl.col("tail"), ship, alt_items, pl.lit("}\n")]),
-    }
-    if with_drift:
-        parts["drift_body"] = pl.concat_str([pl.col("tail"), drifted_ship, items, gift])
-        parts["drift_alt_body"] = pl.concat_str([pl.col("tail"), drifted_ship, alt_items, gift])
     head = pl.concat_str(
         [
             pl.lit('"order_id":"ORD-'),
@@ -178,37 +156,47 @@ def order_store(orders: NewOrders, tables: Tables, conflicting: np.ndarray, with
             pl.lit('",'),
         ]
     )
-    return base.with_columns(tail=tail).select(
-        pl.col("number"), head.alias("head"), *[expr.alias(name) for name, expr in parts.items()]
+    return base.select(
+        pl.col("number"),
+        head.alias("head"),
+        tail.alias("tail"),
+        money(pl.col("ship")).alias("ship"),
+        pl.col("gift"),
+        pl.concat_str([pl.lit(',"items":['), pl.col("items"), pl.lit("]")]).alias("items"),
+        pl.concat_str([pl.lit(',"items":['), pl.col("alt"), pl.lit("]")]).alias("alt_items"),
     )
 
 
 def event_lines(batch_id: int, events: pl.DataFrame, tables: Tables, drift: bool) -> pl.Series:
-    """Render sorted event rows (head, body columns + eid, status, time, use_alt) into JSON lines that
+    """Render sorted event rows (store columns + eid, status, time, use_alt) into JSON lines that
     end in a newline, so the column's Arrow buffer is the NDJSON file (see writer.write_lines)."""
-    prefix = "drift_" if drift else ""
     frame = events.with_columns(
         status_text=_gather(tables.status, events["status"].to_numpy() - 1),
         time_text=timestamps(events["time"].to_numpy()),
     )
-
-    def render(body: str) -> pl.Expr:
-        return pl.concat_str(
-            [
-                pl.lit(f'{{"event_id":"E{batch_id:05d}-'),
-                pl.col("eid").cast(pl.String).str.zfill(7),
-                pl.lit('",'),
-                pl.col("head"),
-                pl.col("status_text"),
-                pl.col("time_text"),
-                pl.lit('",'),
-                pl.col(body),
-            ]
-        ).alias("line")
-
-    lines = frame.select(render(f"{prefix}body")).to_series()
-    alt_rows = np.flatnonzero(events["use_alt"].to_numpy())
-    if len(alt_rows):
-        alt = frame[alt_rows].select(render(f"{prefix}alt_body")).to_series()
-        lines = lines.scatter(alt_rows, alt)
-    return lines
+    items = pl.when(pl.col("use_alt")).then(pl.col("alt_items")).otherwise(pl.col("items"))
+    if drift:
+        ship = [pl.lit('{"amount":'), pl.col("ship"), pl.lit(',"currency":"EUR"}')]
+        end = (
+            pl.when(pl.col("gift"))
+            .then(pl.lit(',"gift_wrap":true}\n'))
+            .otherwise(pl.lit(',"gift_wrap":false}\n'))
+        )
+    else:
+        ship, end = [pl.col("ship")], pl.lit("}\n")
+    line = pl.concat_str(
+        [
+            pl.lit(f'{{"event_id":"E{batch_id:05d}-'),
+            pl.col("eid").cast(pl.String).str.zfill(7),
+            pl.lit('",'),
+            pl.col("head"),
+            pl.col("status_text"),
+            pl.col("time_text"),
+            pl.lit('",'),
+            pl.col("tail"),
+            *ship,
+            items,
+            end,
+        ]
+    )
+    return frame.select(line.alias("line")).to_series()
