@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ from simulator.oracle import Oracle
 from simulator.orders import DUP_CONFLICTING, DUP_IDENTICAL, EVENT_KINDS, make_orders
 from simulator.pools import build_catalog, build_pools
 from simulator.render import Tables, event_lines, order_store
-from simulator.writer import WrittenFile, atomic_write, write_array, write_json, write_lines
+from simulator.writer import WrittenFile, atomic_write, sync_directories, write_array, write_json, write_lines
 
 MANIFEST_VERSION = 1
 ORDERS_FOLDER = "landing/orders"
@@ -201,9 +202,15 @@ class Simulator:
                 f"batch {batch_id} would hold {len(lines)} lines",
             )
         feed = book.end_batch(batch_id, rng)
-        files = self._drop(rng, batch_id, lines, feed, write)
-        self._release(lines)
-        manifest = self._manifest(batch_id, files, len(feed), count)
+        # Files are hashed and written by two threads while this one prepares the next file and
+        # the manifest's expectations; the manifest waits for them and is written last.
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="simulator-writer") as pool:
+            pending = self._drop(rng, batch_id, lines, feed, write, pool)
+            self._release(lines)
+            manifest = self._manifest(batch_id, pending, len(feed), count)
+        files = [f.result() for f in pending]
+        if files and self.fsync:
+            sync_directories(f.path.parent for f in files)  # the renames are durable before the manifest
         manifest_path = None
         if write:
             manifest_path = self.out / MANIFESTS_FOLDER / manifest_name(batch_id)
@@ -211,7 +218,7 @@ class Simulator:
         return BatchResult(
             batch_id=batch_id,
             written=write,
-            files=tuple(f for f in files if f is not None),
+            files=tuple(files),
             manifest=manifest,
             manifest_path=manifest_path,
             new_orders=count,
@@ -260,9 +267,16 @@ class Simulator:
         return lines.with_columns(eid=pl.Series(eid))
 
     def _drop(
-        self, rng: np.random.Generator, batch_id: int, lines: pl.DataFrame, feed: FeedBatch, write: bool
-    ) -> list[WrittenFile | None]:
-        """Count (and with `write`, write) the batch's files; file-level defects are drawn here."""
+        self,
+        rng: np.random.Generator,
+        batch_id: int,
+        lines: pl.DataFrame,
+        feed: FeedBatch,
+        write: bool,
+        pool: Executor,
+    ) -> list[Future[WrittenFile]]:
+        """Count (and with `write`, submit the writing of) the batch's files, in manifest order;
+        file-level defects are drawn here, in this thread, so the draws keep their order."""
         cfg = self.config
         rates = cfg.rates
         _, end = self.clock.window(batch_id)
@@ -289,7 +303,7 @@ class Simulator:
             if write
             else None
         )
-        files: list[WrittenFile | None] = []
+        files: list[Future[WrittenFile]] = []
         line_count = len(lines)
         for part in range(parts):
             low, high = part * cfg.lines_per_file, min(len(lines), (part + 1) * cfg.lines_per_file)
@@ -302,32 +316,29 @@ class Simulator:
             if not write or rendered is None:
                 continue
             overrides: dict[int, bytes] = {}
-            for row in np.flatnonzero((kind[low:high] >= 1) & (kind[low:high] < DUP_IDENTICAL)):
-                text = rendered[int(low + row)].rstrip("\n")
-                overrides[int(row)] = corrupt(EVENT_KINDS[kind[low + row] - 1], text, patch_rng) + b"\n"
+            broken = np.flatnonzero((kind[low:high] >= 1) & (kind[low:high] < DUP_IDENTICAL))
+            texts = rendered.gather(pl.Series(low + broken, dtype=pl.Int64)).to_list()
+            for row, text in zip(broken.tolist(), texts, strict=True):
+                defect = EVENT_KINDS[kind[low + row] - 1]
+                overrides[row] = corrupt(defect, text.rstrip("\n"), patch_rng) + b"\n"
             tail = cut(rendered[tail_row].encode(), patch_rng) if tail_row is not None else None
             name = f"orders_b{batch_id:05d}_{stamp}_p{part:02d}.json"
             chunk = rendered.slice(low, high - low)
             extra = 1 if tail is not None else 0
-            files.append(self._write_orders(name, chunk, overrides, tail, high - low + extra))
+            files.append(pool.submit(self._write_orders, name, chunk, overrides, tail, high - low + extra))
         if empty:
             batch_defects["empty_file"] += 1
             if write:
                 name = f"orders_b{batch_id:05d}_{stamp}_p{parts:02d}.json"
-                size, digest = atomic_write(
-                    self.out / ORDERS_FOLDER / name, lambda sink: None, fsync=self.fsync
-                )
-                files.append(WrittenFile("orders", name, self.out / ORDERS_FOLDER / name, size, 0, digest))
+                files.append(pool.submit(self._write_file, "orders", name, b"", 0))
         if len(feed) and write:
             name = f"customers_b{batch_id:05d}_{stamp}_p00.json"
-            path = self.out / CUSTOMERS_FOLDER / name
             rendered_feed = feed.lines()
             if cfg.format == "ndjson":
                 content = (rendered_feed.str.join("\n").item() + "\n").encode()
             else:
                 content = ("[" + rendered_feed.str.join(",").item() + "]\n").encode()
-            size, digest = atomic_write(path, lambda sink: sink.write(content) and None, fsync=self.fsync)
-            files.append(WrittenFile("customers", name, path, size, len(feed), digest))
+            files.append(pool.submit(self._write_file, "customers", name, content, len(feed)))
         self._batch_counts = {"order_lines": line_count, "defects": batch_defects}
         return files
 
@@ -343,22 +354,33 @@ class Simulator:
     def _write_orders(
         self, name: str, chunk: pl.Series, overrides: dict[int, bytes], tail: bytes | None, count: int
     ) -> WrittenFile:
+        """One order part file (runs in a writer thread; the folder fsync is left to the batch)."""
         path = self.out / ORDERS_FOLDER / name
         if self.config.format == "ndjson":
             size, digest = atomic_write(
-                path, lambda sink: write_lines(sink, chunk, overrides, tail), fsync=self.fsync
+                path, lambda sink: write_lines(sink, chunk, overrides, tail), fsync=self.fsync, sync_dir=False
             )
         else:
             records = [
                 (overrides.get(i) or text.encode()).rstrip(b"\n") for i, text in enumerate(chunk.to_list())
             ]
-            size, digest = atomic_write(path, lambda sink: write_array(sink, records), fsync=self.fsync)
+            size, digest = atomic_write(
+                path, lambda sink: write_array(sink, records), fsync=self.fsync, sync_dir=False
+            )
         return WrittenFile("orders", name, path, size, count, digest)
+
+    def _write_file(self, folder: str, name: str, content: bytes, count: int) -> WrittenFile:
+        path = self.out / (ORDERS_FOLDER if folder == "orders" else CUSTOMERS_FOLDER) / name
+        size, digest = atomic_write(
+            path, lambda sink: sink.write(content) and None, fsync=self.fsync, sync_dir=False
+        )
+        return WrittenFile(folder, name, path, size, count, digest)
 
     # --- manifest -----------------------------------------------------------------------------
     def _manifest(
-        self, batch_id: int, files: list[WrittenFile | None], customer_lines: int, new_orders: int
+        self, batch_id: int, files: list[Future[WrittenFile]], customer_lines: int, new_orders: int
     ) -> dict[str, Any]:
+        """The batch's manifest; the expectations are computed before waiting for the files."""
         counts = self._batch_counts
         self._lines["orders"] += counts["order_lines"]
         self._lines["customers"] += customer_lines
@@ -385,7 +407,7 @@ class Simulator:
             "seed": self.config.seed,
             "options": self.config.manifest_options(),
             "window": {"start": iso(begin), "end": iso(end)},
-            "files": [f.manifest_entry() for f in files if f is not None],
+            "files": [f.result().manifest_entry() for f in files],
             "batch": {
                 "order_lines": counts["order_lines"],
                 "customer_lines": customer_lines,
