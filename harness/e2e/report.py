@@ -1,0 +1,179 @@
+"""The e2e run report: summary.json plus report.html with static charts (PNG, matplotlib Agg).
+
+The HTML is self-contained apart from the PNGs beside it, so the folder can be attached to a CI
+run or mailed as it is. Charts: time per update split by flow, rows written per flow, and the
+order KPIs read back from the gold tables (`stages.kpi_frames`).
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+from harness.e2e.options import E2EOptions
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def chart_update_durations(updates: list[dict[str, Any]], path: Path) -> Path:
+    """Stacked bars: seconds per flow in each update (what each batch cost, and where)."""
+    plt = _plt()
+    flows = sorted({f for u in updates for f in u["flows"]})
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    bottoms = [0.0] * len(updates)
+    labels = [f"batch {u['batch']}" for u in updates]
+    for flow in flows:
+        values = [u["flows"].get(flow, {}).get("seconds", 0.0) or 0.0 for u in updates]
+        ax.bar(labels, values, bottom=bottoms, label=flow)
+        bottoms = [b + v for b, v in zip(bottoms, values, strict=True)]
+    ax.plot(labels, [u["seconds"] for u in updates], "k.--", label="update (wall clock)")
+    ax.set_ylabel("seconds")
+    ax.set_title("Pipeline update time by flow (flows run concurrently: bars can exceed the wall clock)")
+    ax.legend(fontsize=6, ncol=3, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def chart_rows_per_flow(updates: list[dict[str, Any]], path: Path) -> Path:
+    """Grouped bars: rows written (or upserted) per flow and update."""
+    plt = _plt()
+    flows = sorted({f for u in updates for f in u["flows"]})
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    width = 0.8 / max(1, len(updates))
+    for i, update in enumerate(updates):
+        values = [
+            (update["flows"].get(f, {}).get("rows") or update["flows"].get(f, {}).get("upserted") or 0)
+            for f in flows
+        ]
+        ax.bar(
+            [x + i * width for x in range(len(flows))], values, width=width, label=f"batch {update['batch']}"
+        )
+    ax.set_xticks([x + width * (len(updates) - 1) / 2 for x in range(len(flows))])
+    ax.set_xticklabels(flows, rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("rows")
+    ax.set_title("Rows written per flow and update")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def chart_series(frame: Any, x: str, ys: list[str], title: str, path: Path) -> Path:
+    """A line chart of KPI columns `ys` of a pandas frame over `x` (one axis per column)."""
+    plt = _plt()
+    fig, axes = plt.subplots(len(ys), 1, figsize=(9, 2.2 * len(ys)), sharex=True, squeeze=False)
+    for ax, column in zip(axes[:, 0], ys, strict=True):
+        ax.plot(frame[x], frame[column].astype(float), marker=".")
+        ax.set_ylabel(column, fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_title(title)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
+    if not rows:
+        return "<p><em>none</em></p>"
+    columns = columns or list(rows[0])
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(r.get(c, '')))}</td>" for c in columns) + "</tr>"
+        for r in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 13px; }
+th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
+th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
+.PASSED { color: #186a1f; } .FAILED { color: #b00020; }
+img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
+"""
+
+
+def write_report(options: E2EOptions, outcome: Any, pipeline: Any) -> Path:
+    """Write summary.json, the charts and report.html into options.report_dir; returns the HTML path."""
+    from harness.e2e import stages
+    from harness.e2e.runner import summary_json
+
+    folder = options.report_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "summary.json").write_text(summary_json(outcome))
+    charts: list[tuple[str, Path]] = []
+    if outcome.updates:
+        charts.append(
+            ("Update time by flow", chart_update_durations(outcome.updates, folder / "update_time.png"))
+        )
+        charts.append(("Rows per flow", chart_rows_per_flow(outcome.updates, folder / "rows_per_flow.png")))
+    try:
+        for title, frame, x, ys in stages.kpi_frames(pipeline):
+            name = title.lower().replace(" ", "_") + ".png"
+            charts.append((title, chart_series(frame, x, ys, title, folder / name)))
+    except Exception as exc:  # a failed run may lack gold tables; the report must still be written
+        charts.append((f"KPI charts unavailable: {exc}", Path()))
+    panels = stages.dashboard_charts(outcome, folder)
+    charts.extend(panels)
+    parts = [
+        f"<h1>e2e run <span class='{outcome.status}'>{outcome.status}</span></h1>",
+        f"<p>{outcome.total_seconds}s in total, peak memory {outcome.peak_memory_mb} MB, "
+        f"state: <code>{html.escape(str(options.state))}</code></p>",
+        "<h2>Steps</h2>",
+        _table(outcome.steps),
+        "<h2>Batches</h2>",
+        _table(outcome.batches),
+        "<h2>Updates</h2>",
+        _table(
+            [
+                {k: u[k] for k in ("batch", "update_id", "status", "seconds", "error")}
+                | {"rows": sum((f.get("rows") or 0) for f in u["flows"].values())}
+                for u in outcome.updates
+            ]
+        ),
+        "<h2>Reconciliation</h2>",
+        f"<p>{sum(outcome.checks.values())} values compared in {len(outcome.checks)} checks; "
+        f"{len(outcome.mismatches)} mismatch(es).</p>",
+        _table(outcome.mismatches[:200]),
+        _table([{"check": k, "values compared": v} for k, v in sorted(outcome.checks.items())]),
+        "<h2>Quality suites</h2>",
+        _table(outcome.quality.get("suites", [])) if outcome.quality else "<p><em>not run</em></p>",
+        "<h2>Metrics export</h2>",
+        _table(
+            [
+                {"key": k, "value": v}
+                for k, v in sorted(outcome.export.items())
+                if not isinstance(v, dict | list)
+            ]
+        ),
+        "<h2>Charts</h2>",
+    ]
+    for title, path in charts:
+        if path.name:
+            parts.append(
+                f"<h3>{html.escape(title)}</h3><img src='{html.escape(path.name)}' alt='{html.escape(title)}'>"
+            )
+        else:
+            parts.append(f"<p><em>{html.escape(title)}</em></p>")
+    parts.append("<h2>Environment</h2>")
+    parts.append(_table([{"key": k, "value": v} for k, v in outcome.environment.items()]))
+    report = folder / "report.html"
+    report.write_text(
+        f"<!doctype html><html><head><meta charset='utf-8'><title>e2e report</title><style>{_STYLE}</style>"
+        f"</head><body>{''.join(parts)}</body></html>"
+    )
+    return report
