@@ -65,7 +65,13 @@ def export_pipeline_metrics(
         or int(spark.sparkContext.defaultParallelism)
     )
     staged = staging.stage(
-        event_log, cost=config.cost, sla=config.sla, now=moment, cores=used_cores, tables=tables
+        event_log,
+        pipeline_id=pipeline_id,
+        cost=config.cost,
+        sla=config.sla,
+        now=moment,
+        cores=used_cores,
+        tables=tables,
     )
     exporter = PostgresExporter(
         connect,

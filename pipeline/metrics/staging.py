@@ -64,11 +64,11 @@ class MetricsStaging:
         value = df.selectExpr("max(update_seq) AS s").first()["s"]
         return int(value or 0)
 
-    def _append(self, table: str, df: Any, version: int) -> None:
+    def _append(self, table: str, df: Any, version: int, pipeline_id: str) -> None:
         writer = (
             df.write.format("delta")
             .mode("append")
-            .option("txnAppId", f"pipeline-metrics-staging-{table}")
+            .option("txnAppId", f"pipeline-metrics-staging-{pipeline_id}-{table}")
             .option("txnVersion", int(version))
         )
         if self.root is not None:
@@ -80,14 +80,21 @@ class MetricsStaging:
         self,
         event_log: Any,
         *,
+        pipeline_id: str,
         cost: CostSettings,
         sla: SlaSettings,
         now: datetime,
         cores: int,
         tables: Mapping[str, Any] | None = None,
     ) -> dict[str, int]:
-        """Compute and append the metrics of terminal updates not staged yet; returns rows added per table."""
-        since = self.high_water("pipeline_updates")
+        """Compute and append the metrics of ``pipeline_id``'s terminal updates not staged yet (staged
+        tables may be shared by several pipelines on Databricks); returns rows added per table."""
+        event_log = (
+            event_log.where(event_log.origin.pipeline_id == pipeline_id)
+            if _has_struct_origin(event_log)
+            else event_log
+        )
+        since = self.high_water("pipeline_updates", pipeline_id)
         frames = compute_metrics(
             event_log, cost=cost, sla=sla, now=now, cores=cores, tables=tables, since_seq=since
         )
@@ -96,10 +103,16 @@ class MetricsStaging:
         if newest is None:
             return added
         for table in STAGING_ORDER:
-            own = self.high_water(table) if table != "pipeline_updates" else since
-            rows = frames[table].where(f"update_seq > {own}").select(*TABLE_COLUMNS[table]).cache()
+            own = self.high_water(table, pipeline_id) if table != "pipeline_updates" else since
+            rows = (
+                frames[table]
+                .where(f"update_seq > {own}")
+                .where(frames[table].pipeline_id == pipeline_id)
+                .select(*TABLE_COLUMNS[table])
+                .cache()
+            )
             added[table] = rows.count()
-            self._append(table, rows, int(newest))
+            self._append(table, rows, int(newest), pipeline_id)
             rows.unpersist()
         return added
 
@@ -124,6 +137,12 @@ class MetricsStaging:
                     cols.append(F.col(f.name))
             out[table] = [r.asDict() for r in df.select(*cols).orderBy("update_seq").collect()]
         return out
+
+
+def _has_struct_origin(event_log: Any) -> bool:
+    from pyspark.sql.types import StructType
+
+    return isinstance(event_log.schema["origin"].dataType, StructType)
 
 
 __all__ = ["STAGING_ORDER", "MetricsStaging"]

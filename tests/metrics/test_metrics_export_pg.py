@@ -43,7 +43,13 @@ class Staged:
         self.staging = staging_for(run, "shared")
         tables = {name: run.pipeline.table(name) for name in SLA.freshness_minutes}
         self.added = self.staging.stage(
-            run.pipeline.event_log(), cost=COST, sla=SLA, now=NOW, cores=2, tables=tables
+            run.pipeline.event_log(),
+            pipeline_id=run.pipeline_id,
+            cost=COST,
+            sla=SLA,
+            now=NOW,
+            cores=2,
+            tables=tables,
         )
         self.rows = self.staging.rows_since(run.pipeline_id, 0)
 
@@ -118,18 +124,28 @@ def test_quality_lineage_and_sla_rows(staged: Staged, metrics_run: PipelineRun) 
     assert edges == {("orders_bronze", "orders_silver"), ("orders_bronze", "orders_quarantine")}
     sla = {(s["update_id"], s["check_type"], s["subject"]): s for s in staged.rows["sla_status"]}
     last = metrics_run.results[-1].update_id
-    # newest order_timestamp is 2026-01-02T10:00:02Z; NOW is 12:00:00 -> 119.97 minutes
+    # NOW is 12:00:00. Bronze's newest order is 10:00:02 (o-7); silver dropped o-7 (amount -2), so its
+    # newest is o-6 at 10:00:01
     silver = sla[(last, "freshness", "orders_silver")]
-    assert silver["observed_minutes"] == pytest.approx(119 + 58 / 60)
-    assert (silver["compliant"], sla[(last, "freshness", "orders_bronze")]["compliant"]) == (False, True)
-    assert silver["newest_event_time"].startswith("2026-01-02T10:00:02")
+    bronze = sla[(last, "freshness", "orders_bronze")]
+    assert silver["observed_minutes"] == pytest.approx(119 + 59 / 60)
+    assert bronze["observed_minutes"] == pytest.approx(119 + 58 / 60)
+    assert (silver["compliant"], bronze["compliant"]) == (False, True)
+    assert silver["newest_event_time"].startswith("2026-01-02T10:00:01")
+    assert (silver["target_minutes"], bronze["target_minutes"]) == (60.0, 180.0)
     durations = [s for s in staged.rows["sla_status"] if s["check_type"] == "update_duration"]
     assert len(durations) == 2 and all(s["target_minutes"] == 30.0 for s in durations)
 
 
 def test_staging_again_adds_nothing(staged: Staged) -> None:
     again = staged.staging.stage(
-        staged.run.pipeline.event_log(), cost=COST, sla=SLA, now=NOW, cores=2, tables={}
+        staged.run.pipeline.event_log(),
+        pipeline_id=staged.run.pipeline_id,
+        cost=COST,
+        sla=SLA,
+        now=NOW,
+        cores=2,
+        tables={},
     )
     assert sum(again.values()) == 0
     assert staged.staging.rows_since(staged.run.pipeline_id, 0) == staged.rows
@@ -328,3 +344,43 @@ def test_real_server_errors_are_classified(metrics_pg: PostgresInfo) -> None:
         assert check.value.pgcode == "23514" and not is_transient(check.value)
     finally:
         conn.close()
+
+
+def test_export_after_run_hook_uses_the_state_and_the_chain(
+    metrics_run: PipelineRun,
+    metrics_pg: PostgresInfo,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from harness.cli.export_commands import export_after_run
+    from harness.metrics_export import dead_letter_dir, metrics_dir
+
+    schema = "m_cli"
+    drop_schema(metrics_pg, schema)
+    monkeypatch.setenv("HARNESS_PG_DSN", metrics_pg.dsn())
+    monkeypatch.setenv("HARNESS_PG_PASSWORD", metrics_pg.password or "")
+    config = tmp_path / "dev_config.json"
+    config.write_text(
+        json.dumps(
+            {
+                "export": {
+                    "enabled": True,
+                    "schema": schema,
+                    "host": "ignored-without---connect-from-config",
+                },
+                "cost": {"dbu_per_core_hour": 0.75, "usd_per_dbu": 0.55},
+                "sla": {"freshness_minutes": {"orders_silver": 60, "no_such_table": 5}},
+            }
+        )
+    )
+    export_after_run(metrics_run.pipeline, str(config))
+    out = capsys.readouterr().out
+    assert "Metrics export:" in out and "watermark 0 ->" in out
+    assert table_counts(metrics_pg, schema)["pipeline_updates"] == 2
+    assert (metrics_dir(metrics_run.pipeline) / "staging" / "pipeline_updates" / "_delta_log").is_dir()
+    assert not list(dead_letter_dir(metrics_run.pipeline).glob("*/*-*.json"))
+    # disabled: nothing happens
+    config.write_text(json.dumps({"export": {"enabled": False, "schema": "m_cli_off"}}))
+    export_after_run(metrics_run.pipeline, str(config))
+    assert query(metrics_pg, "SELECT to_regnamespace('m_cli_off')") == [(None,)]
