@@ -51,6 +51,11 @@ class SuiteRun:
     rows: tuple[QualityMetricRow, ...]
 
     @property
+    def target(self) -> str:
+        """The table or check frame validated (same as ``table_name``; the e2e report reads this name)."""
+        return self.table_name
+
+    @property
     def failed(self) -> list[QualityMetricRow]:
         return [r for r in self.rows if not r.success]
 
