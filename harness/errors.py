@@ -409,4 +409,19 @@ class SchemaLocationError(HarnessError):
         )
 
 
+# --- harness watch (harness/watch.py) --------------------------------------------------------------
+
+
+class WatchError(HarnessError):
+    """Raised when `harness watch` cannot watch a landing folder (bad path or options)."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(
+            f"cannot watch {path}: {reason}. Pass --landing /Volumes/<catalog>/<schema>/<volume>/orders "
+            "(the folder holding landing/ and manifests/, see docs/data-contract.md).",
+            path=path,
+            reason=reason,
+        )
+
+
 __all__ = [name for name in dir() if name.endswith("Error")]

@@ -20,6 +20,7 @@ from harness.state import DEFAULT_STATE_DIR
 #: Command modules, in the order `harness --help` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
     "harness.cli.run_commands",
+    "harness.cli.watch_commands",
     "harness.cli.sql_commands",
     "harness.cli.spark_commands",
     "simulator.cli",
