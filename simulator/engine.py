@@ -87,6 +87,8 @@ class Simulator:
         self._store: pl.DataFrame | None = None
         self._store_numbers = np.zeros(0, dtype=np.int64)
         self._left = np.zeros(0, dtype=np.int64)
+        self._first_number = 0
+        self._row_of = np.zeros(0, dtype=np.int64)
         self._pending: dict[int, list[pl.DataFrame]] = {}
         self._lines = {"orders": 0, "customers": 0}
         self._defects = dict.fromkeys(DEFECT_KINDS, 0)
@@ -231,17 +233,31 @@ class Simulator:
         self._store = store if self._store is None else pl.concat([self._store, store], rechunk=True)
         self._store_numbers = np.concatenate([self._store_numbers, store["number"].to_numpy()])
         self._left = np.concatenate([self._left, events_per_order.astype(np.int64)])
+        self._index_store()
+
+    def _index_store(self) -> None:
+        """Order number -> store row, as a dense table over the live number range (a gather, not a
+        binary search per event line; the range spans the orders still in flight)."""
+        numbers = self._store_numbers
+        self._first_number = int(numbers[0]) if len(numbers) else 0
+        span = int(numbers[-1]) - self._first_number + 1 if len(numbers) else 0
+        self._row_of = np.full(span, -1, dtype=np.int64)
+        self._row_of[numbers - self._first_number] = np.arange(len(numbers), dtype=np.int64)
+
+    def _store_rows(self, numbers: np.ndarray) -> np.ndarray:
+        return self._row_of[numbers - self._first_number]
 
     def _release(self, lines: pl.DataFrame) -> None:
         """Forget the stored content of orders with no event left to deliver (amortised compaction)."""
         genuine = lines.filter(pl.col("flag") == 0)["number"].to_numpy()
-        rows = np.searchsorted(self._store_numbers, genuine)
+        rows = self._store_rows(genuine)
         self._left -= np.bincount(rows, minlength=len(self._left))
         live = self._left > 0
         if self._store is not None and live.sum() * 2 < len(live):
             self._store = self._store.filter(pl.Series(live)).rechunk()
             self._store_numbers = self._store_numbers[live]
             self._left = self._left[live]
+            self._index_store()
 
     def _arrange(self, rng: np.random.Generator, batch_id: int, due: pl.DataFrame) -> pl.DataFrame:
         """Genuine events + duplicate lines, sorted by time, with event ids (`eid`) assigned."""
@@ -344,7 +360,7 @@ class Simulator:
 
     def _with_content(self, lines: pl.DataFrame) -> pl.DataFrame:
         assert self._store is not None
-        rows = np.searchsorted(self._store_numbers, lines["number"].to_numpy())
+        rows = self._store_rows(lines["number"].to_numpy())
         content = self._store.drop("number")[rows]
         return pl.concat(
             [lines.select("eid", "status", "time", (pl.col("flag") == 2).alias("use_alt")), content],
