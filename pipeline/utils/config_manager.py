@@ -240,6 +240,14 @@ def _freeze(value: Any) -> Any:
     return value
 
 
+def _thaw(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [_thaw(v) for v in value]
+    return value
+
+
 @dataclass(frozen=True)
 class EnvConfig:
     """A validated environment config; sections are read-only mappings (``cfg.section('export')``)."""
@@ -260,7 +268,7 @@ class EnvConfig:
 
     def as_dict(self) -> dict[str, Any]:
         """A plain (mutable, JSON-serialisable) copy, e.g. for pipeline.metrics' own parser."""
-        return json.loads(json.dumps(self.data, default=list))
+        return _thaw(self.data)
 
 
 def load_config(environment: str, config_dir: str | os.PathLike[str] | None = None) -> EnvConfig:

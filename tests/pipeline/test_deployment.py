@@ -1,0 +1,172 @@
+"""Deployment, offline: the bundle parsed with Databricks' models, promotion checks, code hygiene."""
+
+from __future__ import annotations
+
+import ast
+import copy
+from pathlib import Path
+
+import pytest
+from conftest import PIPELINE_ROOT, REPO_ROOT
+from deploy_checks import (
+    JOB_KEY,
+    PIPELINE_KEY,
+    TARGETS,
+    DeploymentCheckError,
+    all_problems,
+    environment_problems,
+    load_bundle,
+    render_settings,
+    resolve_target,
+    typed_resources,
+)
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_bundle_target_parses_with_databricks_bundles_models(target: str) -> None:
+    from databricks.bundles.jobs import Job
+    from databricks.bundles.pipelines import Pipeline
+
+    typed = typed_resources(resolve_target(load_bundle(), target))
+    pipeline, job = typed[f"pipelines.{PIPELINE_KEY}"], typed[f"jobs.{JOB_KEY}"]
+    assert isinstance(pipeline, Pipeline) and isinstance(job, Job)
+    assert pipeline.catalog == f"retail_{target}" and pipeline.schema == "ecommerce"
+    assert pipeline.continuous is False  # triggered
+    assert pipeline.libraries[0].glob.include.endswith("/files/pipeline/transformations/**")
+    assert pipeline.root_path.endswith("/files/pipeline")
+    autoscale = pipeline.clusters[0].autoscale
+    assert 1 <= autoscale.min_workers <= autoscale.max_workers
+    assert pipeline.notifications[0].email_recipients
+    assert job.trigger.file_arrival.url == f"/Volumes/retail_{target}/ecommerce/raw/orders/manifests/"
+    task = job.tasks[0]
+    assert str(task.pipeline_task.pipeline_id) == "${resources.pipelines.retail_orders.id}"
+    assert job.max_concurrent_runs == 1
+
+
+def test_prod_scales_wider_than_dev() -> None:
+    bundle = load_bundle()
+    dev = typed_resources(resolve_target(bundle, "dev"))[f"pipelines.{PIPELINE_KEY}"]
+    prod = typed_resources(resolve_target(bundle, "prod"))[f"pipelines.{PIPELINE_KEY}"]
+    assert prod.clusters[0].autoscale.max_workers > dev.clusters[0].autoscale.max_workers
+
+
+def test_the_models_reject_a_misspelt_field() -> None:
+    bundle = load_bundle()
+    broken = copy.deepcopy(bundle)
+    broken["resources"]["pipelines"][PIPELINE_KEY]["continous"] = False
+    with pytest.raises(DeploymentCheckError) as info:
+        typed_resources(resolve_target(broken, "dev"))
+    assert info.value.where == "dev: resources.pipelines.retail_orders"
+    assert "continous" in info.value.reason
+
+
+def test_unknown_variable_reference_is_named() -> None:
+    broken = copy.deepcopy(load_bundle())
+    broken["resources"]["pipelines"][PIPELINE_KEY]["schema"] = "${var.shema}"
+    with pytest.raises(DeploymentCheckError) as info:
+        resolve_target(broken, "dev")
+    assert info.value.where == "resources.pipelines.retail_orders.schema"
+
+
+def test_environments_bundle_configs_and_settings_agree() -> None:
+    assert all_problems() == []
+
+
+def test_a_settings_file_out_of_sync_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    bundle = copy.deepcopy(load_bundle())
+    bundle["resources"]["pipelines"][PIPELINE_KEY]["configuration"]["ecommerce.max_files_per_trigger"] = "5"
+    problems = environment_problems("dev", bundle)
+    assert any("configuration differs" in p and "ecommerce.max_files_per_trigger" in p for p in problems)
+    assert any("out of date" in p for p in problems)
+
+
+def test_settings_files_are_valid_for_the_harness() -> None:
+    from harness.settings.model import load_settings
+
+    for target in TARGETS:
+        settings = load_settings(PIPELINE_ROOT / "configurations" / "settings" / f"{target}.json")
+        assert settings.catalog == f"retail_{target}"
+        assert settings.configuration == render_settings(target)["configuration"]
+        assert settings.development is (target == "dev")
+
+
+def _python_files(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*.py") if "__pycache__" not in p.parts and "notebooks" not in p.parts]
+
+
+def test_pipeline_imports_nothing_from_harness_simulator_or_tests() -> None:
+    offenders = []
+    for path in _python_files(PIPELINE_ROOT):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            for name in names:
+                if name.split(".")[0] in {"harness", "simulator", "tests", "quality_suites"}:
+                    offenders.append(f"{path.relative_to(REPO_ROOT)}:{node.lineno} imports {name}")
+    assert offenders == []
+
+
+#: Actions Databricks forbids inside dataset functions (they run while the graph is analysed).
+FORBIDDEN = {
+    "collect",
+    "count",
+    "toPandas",
+    "save",
+    "saveAsTable",
+    "start",
+    "toTable",
+    "show",
+    "take",
+    "first",
+}
+#: Receivers whose `.count(...)` etc. are column functions, not DataFrame actions.
+FUNCTION_MODULES = {"F", "functions"}
+
+
+def _forbidden_calls(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in FORBIDDEN
+        ):
+            receiver = node.func.value
+            if isinstance(receiver, ast.Name) and receiver.id in FUNCTION_MODULES:
+                continue
+            found.append(f"{path.name}:{node.lineno} .{node.func.attr}()")
+    return found
+
+
+def test_dataset_functions_and_their_helpers_contain_no_forbidden_action() -> None:
+    files = sorted((PIPELINE_ROOT / "transformations").glob("*.py"))
+    files += [PIPELINE_ROOT / "utils" / f"{name}.py" for name in ("bronze", "silver", "gold", "data_quality")]
+    assert len(files) == 7
+    assert [c for f in files for c in _forbidden_calls(f)] == []
+
+
+def test_the_scan_would_catch_an_action() -> None:
+    sample = REPO_ROOT / ".harness" / "forbidden_sample.py"
+    sample.parent.mkdir(exist_ok=True)
+    sample.write_text("def f(df):\n    n = df.count()\n    return df.limit(n)\n", encoding="utf-8")
+    try:
+        assert _forbidden_calls(sample) == ["forbidden_sample.py:2 .count()"]
+    finally:
+        sample.unlink()
+
+
+def test_promote_dry_run_prints_the_workflow(capsys: pytest.CaptureFixture[str]) -> None:
+    from promote import main
+
+    assert main(["promote", "--to", "staging", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.startswith("$ ")]
+    assert lines[1:] == ["$ databricks bundle validate -t staging", "$ databricks bundle deploy -t staging"]
+    assert "pytest tests/pipeline" in lines[0]
+    with pytest.raises(SystemExit):
+        main(["promote", "--to", "dev"])  # dev is where changes start, not a promotion target
