@@ -45,11 +45,14 @@ def merge(spark: SparkSession, into: str, source: DataFrame, clauses: str, on: s
     The source should be materialised (localCheckpoint) when it reads the table it merges into.
     """
     view = f"__cdc_src_{uuid.uuid4().hex}"
+    # A temp view lives in the session of the DataFrame that registers it. Inside foreachBatch the
+    # micro-batch belongs to the stream's cloned session, not `spark`: query the view where it is.
+    session = source.sparkSession
     source.createOrReplaceTempView(view)
     try:
-        result = spark.sql(f"MERGE INTO {into} t USING {view} s ON {on} {clauses}").collect()
+        result = session.sql(f"MERGE INTO {into} t USING {view} s ON {on} {clauses}").collect()
     finally:
-        spark.catalog.dropTempView(view)
+        session.catalog.dropTempView(view)
     if not result:
         return MergeCounts()
     row = result[0].asDict()
