@@ -42,6 +42,34 @@ class TableLocation:
         return f"{quote_identifier(self.database, 'database')}.{quote_identifier(self.table, 'table')}"
 
 
+def conform_to_declared_schema(df: Any, dataset: DatasetDef) -> Any:
+    """The query with the declared `schema=` applied: its column order, types and metadata (comments).
+
+    The declared schema must name the query's columns (as Databricks requires); a mismatch is a
+    definition error naming the columns, not a silently different table.
+    """
+    declared = dataset.schema
+    if declared is None:
+        return df
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import StructType
+
+    if isinstance(declared, str):
+        declared = StructType.fromDDL(declared)
+    query = {c.lower() for c in df.columns}
+    named = {f.name.lower() for f in declared.fields}
+    if query != named:
+        raise DefinitionError(
+            dataset.name,
+            str(dataset.location),
+            f"the declared schema does not match the query: columns only declared {sorted(named - query)}, "
+            f"columns only in the query {sorted(query - named)}",
+        )
+    return df.select(
+        *[F.col(f"`{f.name}`").cast(f.dataType).alias(f.name, metadata=f.metadata) for f in declared.fields]
+    )
+
+
 class TableStore:
     """Creates, replaces, truncates and registers the Delta tables of one pipeline."""
 
@@ -117,6 +145,7 @@ class TableStore:
     # --- writes ------------------------------------------------------------------------------
     def replace(self, location: TableLocation, df: Any, dataset: DatasetDef) -> None:
         """Replace a materialized view's contents and schema in one Delta commit."""
+        df = conform_to_declared_schema(df, dataset)
         writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
         if dataset.partition_cols:
             writer = writer.partitionBy(*dataset.partition_cols)
@@ -124,6 +153,8 @@ class TableStore:
         writer.save(location.path)
         if first and (dataset.comment or dataset.table_properties):
             self._apply_metadata(location, dataset)
+        if dataset.cluster_by:
+            self._apply_clustering(location, dataset)
         self.register(location)
 
     def _apply_metadata(self, location: TableLocation, dataset: DatasetDef) -> None:
@@ -134,6 +165,14 @@ class TableStore:
         if dataset.comment:
             comment = dataset.comment.replace("'", "\\'")
             self.spark.sql(f"COMMENT ON TABLE {target} IS '{comment}'")
+
+    def _apply_clustering(self, location: TableLocation, dataset: DatasetDef) -> None:
+        """Liquid clustering keys (a path write ignores DataFrameWriter.clusterBy); a commit only when they differ."""
+        target = f"delta.`{location.path}`"
+        current = self.spark.sql(f"DESCRIBE DETAIL {target}").collect()[0]["clusteringColumns"] or []
+        if list(current) != list(dataset.cluster_by):
+            columns = ", ".join(f"`{c}`" for c in dataset.cluster_by)
+            self.spark.sql(f"ALTER TABLE {target} CLUSTER BY ({columns})")
 
     def append(self, location: TableLocation, df: Any, txn_app_id: str, txn_version: int) -> None:
         """Append one micro-batch; a replay of the same (app id, version) after a crash is skipped by Delta."""
