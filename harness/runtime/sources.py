@@ -142,3 +142,25 @@ def load_sources(
                 raise PipelineSourceError(str(path), f"{type(exc).__name__}: {exc}") from exc
             modules.append(module)
     return modules
+
+
+def share_with_python_workers(roots: Sequence[Path]) -> None:
+    """Pickle pipeline code by value, so UDFs defined in it run in Spark's Python workers.
+
+    Source files are executed under generated module names and sibling modules are importable only
+    through the driver's `sys.path`; a worker cannot import either, so functions from them (UDFs,
+    foreachBatch handlers) must travel by value, as notebook code does on Databricks.
+    """
+    from pyspark import cloudpickle
+
+    resolved = [root.resolve() for root in roots]
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if not file or "site-packages" in file or name.split(".")[0] in ("harness", "pyspark"):
+            continue
+        path = Path(file).resolve()
+        if name.startswith("_dlt_source_") or any(path.is_relative_to(root) for root in resolved):
+            try:
+                cloudpickle.register_pickle_by_value(module)
+            except ValueError:  # not importable by that name (e.g. replaced in sys.modules)
+                continue

@@ -31,7 +31,13 @@ from harness.runtime.interception import intercepting
 from harness.runtime.refresh import RefreshPlan, RefreshRequest, plan_refresh, reset_allowed
 from harness.runtime.resolver import ExecutionResolver
 from harness.runtime.results import FlowResult, UpdateResult
-from harness.runtime.sources import library_files, load_sources, pipeline_import_path, spark_builtin
+from harness.runtime.sources import (
+    library_files,
+    load_sources,
+    pipeline_import_path,
+    share_with_python_workers,
+    spark_builtin,
+)
 from harness.runtime.tables import TableStore, delta_table_exists
 from harness.settings.model import PipelineSettings
 from harness.settings.volumes import VolumeMapper, is_volume_path
@@ -220,6 +226,7 @@ class UpdateRunner:
         registry = PipelineRegistry()
         files = library_files(self.rt.settings.libraries, self.rt.pipeline_root)
         load_sources(files, self.rt.spark, registry)
+        share_with_python_workers(self._import_paths())
         for flow in registry.flows.values():
             self._flow_targets[flow.name] = flow.target.split(".")[-1].strip("`").lower()
         return registry
