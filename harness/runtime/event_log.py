@@ -103,6 +103,8 @@ class EventLog:
         self._seq = self._last_sequence()
         self._host = socket.gethostname()
         self._hook_states: list[_HookState] = []
+        #: events emitted before the pipeline's code (and so its hooks) was loaded; hooks get them too
+        self._before_hooks: list[dict[str, Any]] = []
         self._hook_queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._hook_thread: threading.Thread | None = None
         self._flush_wanted = threading.Event()
@@ -112,10 +114,15 @@ class EventLog:
         self.start_hooks(self.hooks)
 
     def start_hooks(self, hooks: Sequence[EventHookDef]) -> None:
-        """Deliver every later STABLE event to these hooks (declared by the pipeline's code)."""
+        """Deliver every STABLE event of the update to these hooks, including those emitted before they loaded."""
         if not hooks:
             return
+        first = not self._hook_states
         self._hook_states.extend(_HookState(h) for h in hooks)
+        if first:  # "event hooks ... process all events generated during each pipeline update"
+            for event in self._before_hooks:
+                self._hook_queue.put(event)
+        self._before_hooks = []
         if self._hook_thread is None:
             self._hook_thread = threading.Thread(target=self._run_hooks, name="dlt-event-hooks", daemon=True)
             self._hook_thread.start()
@@ -212,8 +219,11 @@ class EventLog:
                 listener(event)
             except Exception:
                 log.debug("event listener failed", exc_info=True)
-        if self._hook_states and maturity_level == "STABLE" and event_type != "hook_progress":
-            self._hook_queue.put(event)
+        if maturity_level == "STABLE" and event_type != "hook_progress":
+            if self._hook_states:
+                self._hook_queue.put(event)
+            else:
+                self._before_hooks.append(event)
         return event
 
     def flush(self) -> int:
@@ -302,6 +312,7 @@ class EventLog:
                     + (" The hook is disabled." if state.disabled else ""),
                     {"name": name, "status": "DISABLED" if state.disabled else "FAILED"},
                     level="WARN",
+                    origin={"update_id": (event.get("origin") or {}).get("update_id")},
                     error=error_details(exc, fatal=False),
                 )
 
