@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import Enum
 
 __all__ = [
     "CUSTOMER_RULES",
@@ -40,7 +40,7 @@ ORDER_STATUSES: tuple[str, ...] = ("created", "paid", "shipped", "delivered", "c
 MAX_ITEMS_PER_ORDER = 100
 
 
-class Severity(StrEnum):
+class Severity(str, Enum):  # noqa: UP042 - StrEnum needs Python 3.11; DBR 13/14 pipelines run 3.10
     """What a failed rule does: drop the row (and quarantine it), only count it, or fail the update."""
 
     DROP = "drop"
