@@ -7,6 +7,7 @@ for `LocalPipeline.run` (the reconciliation test drives the watcher with the rea
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,3 +118,32 @@ def test_invalid_options_raise_watch_error(tmp_path: Path) -> None:
     with pytest.raises(WatchError) as info:
         WatchLoop(tmp_path, Updates(), bad_state, once=True, on_event=lambda m: None).run()
     assert info.value.path == str(bad_state)
+
+
+def test_ctrl_c_stops_between_updates_and_a_second_one_aborts(tmp_path: Path) -> None:
+    import os
+    import signal
+
+    from harness.cli.watch_commands import stop_on_interrupt
+
+    root = tmp_path / "root"
+    sim = simulator(root)
+    sim.next_batch()
+
+    class InterruptedUpdate(Updates):
+        def __call__(self) -> Result:
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while the update runs
+            time.sleep(0.05)
+            sim.next_batch()  # another batch lands: it must wait for the next watch session
+            return super().__call__()
+
+    updates = InterruptedUpdate()
+    previous = signal.getsignal(signal.SIGINT)
+    loop = WatchLoop(root, updates, tmp_path / "w.json", poll_seconds=0.01, on_event=lambda m: None)
+    with stop_on_interrupt(loop):
+        summary = loop.run()
+        assert summary.stopped_by == "stop" and updates.calls == 1  # the update finished, no second one
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+    assert signal.getsignal(signal.SIGINT) is previous  # the CLI's handler is removed again
