@@ -4,6 +4,7 @@
     SIM_BENCH_ORDERS=1000000 pytest benchmarks/bench_simulator.py -m slow -s
     SIM_BENCH_ROUNDS=3 ...                                                # best and median of 3 runs
     SIM_BENCH_DIR=/dev/shm SIM_BENCH_FSYNC=0 ...                          # take the disk out of the figure
+    SIM_BENCH_BATCHES=60 SIM_BENCH_CUSTOMERS=200000 ...                   # memory vs run length
 
 Each round prints orders/s, lines/s, MB/s, CPU seconds (all threads) and the load average, because
 the machine is shared and wall-clock figures move with it. Peak RSS is the process's high-water mark
@@ -30,17 +31,19 @@ ORDERS = int(os.environ.get("SIM_BENCH_ORDERS", "100000"))
 BATCHES = int(os.environ.get("SIM_BENCH_BATCHES", "10"))
 ROUNDS = int(os.environ.get("SIM_BENCH_ROUNDS", "1"))
 FSYNC = os.environ.get("SIM_BENCH_FSYNC", "1") != "0"
+CUSTOMERS = int(os.environ.get("SIM_BENCH_CUSTOMERS", str(max(1000, ORDERS // 5))))
 
 
 def _round(config: SimulatorConfig, out: Path) -> dict[str, float]:
     load = os.getloadavg()[0]
     started, cpu = time.perf_counter(), time.process_time()
-    results = list(Simulator(config, out, fsync=FSYNC).run(BATCHES))
+    orders = order_lines = lines = size = 0
+    for result in Simulator(config, out, fsync=FSYNC).run(BATCHES):  # results not kept: RSS = the simulator's
+        orders += result.new_orders
+        order_lines += result.order_lines
+        lines += result.order_lines + result.customer_lines
+        size += sum(f.size_bytes for f in result.files)
     wall = time.perf_counter() - started
-    orders = sum(r.new_orders for r in results)
-    order_lines = sum(r.order_lines for r in results)
-    lines = order_lines + sum(r.customer_lines for r in results)
-    size = sum(f.size_bytes for r in results for f in r.files)
     shutil.rmtree(out)
     return {
         "orders": orders,
@@ -60,9 +63,7 @@ def _round(config: SimulatorConfig, out: Path) -> dict[str, float]:
 
 def test_generate_orders(benchmark: Any) -> None:
     base = Path(tempfile.mkdtemp(prefix="simbench-", dir=os.environ.get("SIM_BENCH_DIR")))
-    config = SimulatorConfig(
-        orders_per_batch=ORDERS // BATCHES, customers=max(1000, ORDERS // 5), profile="realistic"
-    )
+    config = SimulatorConfig(orders_per_batch=ORDERS // BATCHES, customers=CUSTOMERS, profile="realistic")
     rounds: list[dict[str, float]] = []
 
     def generate() -> None:
