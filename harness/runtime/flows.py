@@ -286,13 +286,7 @@ class FlowExecutor:
             if "tableName" in options:
                 database, table = self.resolver.names.local_table(options["tableName"])
                 self.store.ensure_database(database)
-                return lambda df, batch_id: (
-                    df.write.format("delta")
-                    .mode("append")
-                    .option("txnAppId", app_id)
-                    .option("txnVersion", batch_id)
-                    .saveAsTable(f"{database}.{table}")
-                )
+                return lambda df, batch_id: _append_to_table(df, f"{database}.{table}", app_id, batch_id)
             raise UnsupportedOptionError(
                 "options", str(options), f"delta sink {definition.name!r} needs 'path' or 'tableName'"
             )
@@ -392,6 +386,24 @@ def flow_spark_conf(spark: Any, flow: ResolvedFlow) -> Iterator[None]:
                 spark.conf.unset(key)
             else:
                 spark.conf.set(key, value)
+
+
+def _append_to_table(df: Any, name: str, app_id: str, batch_id: int) -> None:
+    """Append to a Delta table by name, creating it first when missing.
+
+    Spark 4.1 fills an `Observation` on the written frame with an empty row when saveAsTable has to
+    create the table (CTAS), and `Observation.get` then fails: so the table is created empty first
+    and the rows are always appended to an existing table.
+    """
+    if not df.sparkSession.catalog.tableExists(name):
+        df.sparkSession.createDataFrame([], df.schema).write.format("delta").saveAsTable(name)
+    (
+        df.write.format("delta")
+        .mode("append")
+        .option("txnAppId", app_id)
+        .option("txnVersion", batch_id)
+        .saveAsTable(name)
+    )
 
 
 def _record_cloud_files_counts(result: FlowResult, progresses: list[Any]) -> None:
