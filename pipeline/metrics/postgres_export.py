@@ -293,7 +293,7 @@ class PostgresExporter:
         retrying = Retrying(
             stop=stop_after_attempt(self.retry.max_attempts),
             wait=wait_exponential_jitter(
-                initial=self.retry.initial_wait_s, max=self.retry.max_wait_s, jitter=self.retry.jitter_s
+                multiplier=self.retry.initial_wait_s, max=self.retry.max_wait_s, jitter=self.retry.jitter_s
             ),
             retry=retry_if_exception(is_transient),
             before_sleep=before_sleep,
