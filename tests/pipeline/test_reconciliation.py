@@ -1,6 +1,6 @@
 """Issue 6 point 7: simulator -> pipeline, batch after batch, reconciled exactly against the manifest.
 
-Three seeded batches (hostile defect rates, schema drift from batch 2, late customer changes) are
+Three seeded weekly batches (hostile defect rates, schema drift from batch 2, late customer changes) are
 dropped into the dev landing volume; after each one `harness watch`'s loop runs one triggered update
 of the unchanged pipeline (`LocalPipeline`), and `harness.reconcile.reconcile` compares every
 checked table with the manifest: bronze rows = lines produced, silver + quarantine = bronze,
@@ -31,8 +31,10 @@ LANDING = "/Volumes/retail_dev/ecommerce/raw/orders"
 def test_three_batches_reconcile_and_full_refresh_reproduces_gold(spark: Any, tmp_path: Path) -> None:
     pipeline = LocalPipeline(PIPELINE_ROOT, SETTINGS_DIR / "dev.json", state=tmp_path / "state", spark=spark)
     landing = pipeline.volume_path(LANDING)
+    # weekly batches give the customer feed time to change and delete (seed 10: 14 customers with
+    # 2-3 SCD2 versions, one delete); hostile rates: ~4.5 % defective lines, 20 % late changes
     config = SimulatorConfig(
-        seed=11, orders_per_batch=100, customers=600, profile="hostile", schema_drift_at=2
+        seed=10, orders_per_batch=100, customers=600, interval="7d", profile="hostile", schema_drift_at=2
     )
     sim = Simulator(config, landing)
     watch = WatchLoop(
@@ -52,6 +54,7 @@ def test_three_batches_reconcile_and_full_refresh_reproduces_gold(spark: Any, tm
     # the run exercised what it claims to: defects quarantined, drifted lines recovered, SCD2 history
     assert sum(expected["quarantine_by_rule"].values()) > 10
     assert max(expected["scd2_versions"].values()) > 1
+    assert len(expected["scd2_versions"]) > expected["current_customers"]  # a DELETE closed a customer
     drifted = pipeline.table("silver_order_events").where("_batch_id >= 2")
     assert drifted.where("shipping_cost IS NULL OR gift_wrap IS NULL").count() == 0
     assert drifted.count() > 0
