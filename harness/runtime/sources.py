@@ -81,8 +81,45 @@ def library_files(libraries: Sequence[Library], root: Path) -> list[Path]:
     return unique
 
 
+def _top_level_names(paths: Sequence[Path]) -> set[str]:
+    """Module and package names a pipeline's import roots provide (``utils``, ``transformations``)."""
+    names: set[str] = set()
+    for root in paths:
+        if not root.is_dir():
+            continue
+        for child in root.iterdir():
+            if child.suffix == ".py":
+                names.add(child.stem)
+            elif child.is_dir() and child.name.isidentifier() and any(child.glob("*.py")):
+                names.add(child.name)
+    return names
+
+
+def _module_names_under(names: set[str]) -> list[str]:
+    return [m for m in list(sys.modules) if m.split(".")[0] in names]
+
+
+def _is_under(module: ModuleType | None, roots: Sequence[Path]) -> bool:
+    file = getattr(module, "__file__", None)
+    locations = getattr(getattr(module, "__spec__", None), "submodule_search_locations", None) or []
+    candidates = [Path(f) for f in ([file] if file else [])] + [Path(loc) for loc in locations]
+    return any(c.resolve().is_relative_to(r) for c in candidates for r in roots)
+
+
 @contextmanager
 def pipeline_import_path(paths: Sequence[Path]) -> Iterator[None]:
+    """Put the pipeline's roots first on ``sys.path`` and give its top-level names to its own modules.
+
+    Databricks starts each update in a fresh Python process; locally one process may load several
+    pipelines (tests, ``harness watch``) or already hold an unrelated ``utils`` module. Modules with a
+    name the pipeline's roots provide are set aside while it runs and restored afterwards, and the
+    pipeline's own modules are dropped at the end, so the next update re-imports edited code.
+    """
+    roots = [p.resolve() for p in paths]
+    names = _top_level_names(roots)
+    set_aside = {
+        m: sys.modules.pop(m) for m in _module_names_under(names) if not _is_under(sys.modules[m], roots)
+    }
     added = [str(p) for p in paths if str(p) not in sys.path]
     for path in reversed(added):
         sys.path.insert(0, path)
@@ -92,6 +129,10 @@ def pipeline_import_path(paths: Sequence[Path]) -> Iterator[None]:
         for path in added:
             if path in sys.path:
                 sys.path.remove(path)
+        for module_name in _module_names_under(names):
+            if _is_under(sys.modules[module_name], roots):
+                del sys.modules[module_name]
+        sys.modules.update(set_aside)
 
 
 @contextmanager

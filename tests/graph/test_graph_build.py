@@ -7,6 +7,7 @@ class and fields (dataset, reader, source line), never by wording.
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -292,3 +293,33 @@ def test_actions_are_allowed_outside_dataset_functions(spark: Any, tmp_path: Pat
     p = pipeline(spark, tmp_path, "graph_toplevel", {"p.py": code}, [{"file": {"path": "p.py"}}])
     assert set(p.validate().datasets) == {"sized"}
     assert spark.range(2).count() == 2  # and the interception is gone after loading
+
+
+def test_two_pipelines_with_a_utils_package_each_import_their_own(spark: Any, tmp_path: Path) -> None:
+    """A `utils` package already imported (another pipeline, a library) must not shadow the pipeline's.
+
+    Databricks runs each update in a fresh interpreter; one local process can load several pipelines.
+    """
+    loaded = []
+    for name, value in (("first_utils", 1), ("second_utils", 2)):
+        root = tmp_path / name
+        write(
+            root,
+            {
+                "utils/__init__.py": "",
+                f"utils/only_in_{name}.py": f"VALUE = {value}\n",
+                "transformations/t.py": f"""
+                    import dlt
+                    from utils.only_in_{name} import VALUE
+
+                    @dlt.table(comment=str(VALUE))
+                    def {name}_table():
+                        return spark.range(VALUE)
+                """,
+            },
+        )
+        settings = {"name": name, "schema": name, "libraries": [{"glob": {"include": "transformations/**"}}]}
+        graph = LocalPipeline(root, settings, state=tmp_path / f"state_{name}", spark=spark).validate()
+        loaded.append(graph.datasets[f"{name}_table"].definition.comment)
+    assert loaded == ["1", "2"]
+    assert not any(m == "utils" or m.startswith("utils.") for m in sys.modules)
