@@ -80,9 +80,16 @@ def export_local(
     *,
     now: datetime | None = None,
     on_batch_committed: Callable[[Batch], None] | None = None,
+    on_alerts: Callable[[Any], None] | None = None,
 ) -> tuple[dict[str, int], ExportReport]:
-    """Stage and export the metrics of a `LocalPipeline` (all finished updates not exported yet)."""
-    return export_pipeline_metrics(
+    """Stage and export the metrics of a `LocalPipeline` (all finished updates not exported yet),
+    then evaluate the alert rules when the config has an ``alerts`` section (`evaluate_alerts_local`).
+
+    ``on_alerts`` receives the alerting outcome (`pipeline.monitoring.alert_store.ProcessResult`, or
+    None when alerting failed; not called when alerting is off). Alerting never changes the export's
+    result: its failures are logged, and unsent notifications are retried by the next evaluation.
+    """
+    staged, report = export_pipeline_metrics(
         pipeline.spark,
         pipeline.event_log(),
         pipeline_id=pipeline.settings.pipeline_id,
@@ -93,6 +100,37 @@ def export_local(
         now=now,
         tables=freshness_tables(pipeline, config),
         on_batch_committed=on_batch_committed,
+    )
+    if config.monitoring is not None:
+        result = evaluate_alerts_local(pipeline, config, connect, now=now, update_ids=report.updates or None)
+        if on_alerts is not None:
+            on_alerts(result)
+    return staged, report
+
+
+def evaluate_alerts_local(
+    pipeline: Any,
+    config: MetricsConfig,
+    connect: Callable[[], Any],
+    *,
+    now: datetime | None = None,
+    update_ids: list[str] | None = None,
+) -> Any:
+    """Evaluate, record and notify the alerts of ``update_ids`` (default: the newest exported update).
+
+    Call it again after writing data the rules read that the export does not carry (``gold_kpi_daily``
+    for the revenue / order-count anomalies): re-evaluating records nothing twice and notifies once.
+    Returns the `ProcessResult`, or None when alerting is off or failed (logged).
+    """
+    from pipeline.monitoring.alert_job import alerts_after_export
+
+    return alerts_after_export(
+        connect,
+        pipeline.settings.pipeline_id,
+        config.monitoring,
+        schema=config.export.schema,
+        now=now,
+        update_ids=update_ids,
     )
 
 
@@ -128,6 +166,7 @@ def describe(staged: dict[str, int] | None, report: ExportReport) -> str:
 __all__ = [
     "dead_letter_dir",
     "describe",
+    "evaluate_alerts_local",
     "export_connection",
     "export_local",
     "freshness_tables",

@@ -82,6 +82,9 @@ class MetricsConfig:
     export: ExportSettings = ExportSettings()
     cost: CostSettings = CostSettings()
     sla: SlaSettings = SlaSettings()
+    #: alert rules and channels evaluated after each export (`pipeline.monitoring.alert_job.MonitoringSettings`,
+    #: from the ``quality`` and ``alerts`` sections); None when the config has no ``alerts`` section
+    monitoring: Any = None
 
 
 @dataclass(frozen=True)
@@ -288,7 +291,8 @@ def _minutes_map(section: str, key: str, value: Any) -> Mapping[str, float]:
 
 
 def parse_metrics_config(raw: Mapping[str, Any]) -> MetricsConfig:
-    """The three sections of an environment config (other sections are ignored: they belong to others)."""
+    """The three sections of an environment config, plus the alerting settings when ``alerts`` is present
+    (other sections are ignored: they belong to others)."""
     export = parse_export(_section(raw, "export"))
     cost_raw = _section(raw, "cost")
     _check_keys("cost", cost_raw, {"dbu_per_core_hour", "usd_per_dbu", "cores"})
@@ -316,7 +320,20 @@ def parse_metrics_config(raw: Mapping[str, Any]) -> MetricsConfig:
         max_update_duration_minutes=float(max_minutes) if max_minutes is not None else None,
         event_time_columns=MappingProxyType(dict(columns)),
     )
-    return MetricsConfig(export=export, cost=cost, sla=sla)
+    return MetricsConfig(export=export, cost=cost, sla=sla, monitoring=_monitoring(raw))
+
+
+def _monitoring(raw: Mapping[str, Any]) -> Any:
+    """The alerting settings, parsed by pipeline.monitoring (imported here only when configured)."""
+    if not raw.get("alerts"):
+        return None
+    from pipeline.monitoring.alert_job import MonitoringSettings
+    from pipeline.monitoring.errors import AlertConfigError
+
+    try:
+        return MonitoringSettings.from_config(raw)
+    except AlertConfigError as exc:
+        raise MetricsConfigError(exc.key, exc.value, exc.message) from exc
 
 
 def load_metrics_config(path: str | os.PathLike[str]) -> MetricsConfig:

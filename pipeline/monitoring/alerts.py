@@ -114,7 +114,18 @@ class AlertSettings:
                     f"alerts.{key}", value, f"must be a {kind.__name__} greater than {low:g}"
                 )
             values[key] = kind(value)
-        return cls(min_pass_rate=checked, **values)
+        settings = cls(min_pass_rate=checked, **values)
+        for minimum, window in (
+            ("min_baseline_runs", "baseline_runs"),
+            ("min_anomaly_history_days", "anomaly_window_days"),
+        ):
+            if getattr(settings, minimum) > getattr(settings, window):
+                raise AlertConfigError(
+                    f"alerts.{minimum}",
+                    getattr(settings, minimum),
+                    f"exceeds alerts.{window} ({getattr(settings, window)}): the rule could never fire",
+                )
+        return settings
 
 
 # --- inputs (read from the metrics tables by alert_store, or built by tests) --------------------
@@ -148,12 +159,17 @@ class RunStatus:
 
 @dataclass(frozen=True)
 class FreshnessObservation:
-    """A table's freshness lag and its SLA target at one check (``window``: update id or check time)."""
+    """An SLA check at one update (``window``: update id or check time): observed vs target seconds.
+
+    ``check`` is ``freshness`` (``dataset``'s data age) or ``update_duration`` (how long the update
+    ran; ``dataset`` is then the check's subject, ``update``), as in the ``sla_status`` table.
+    """
 
     dataset: str
     window: str
     lag_seconds: float
     target_seconds: float
+    check: str = "freshness"
 
 
 @dataclass(frozen=True)
@@ -244,23 +260,30 @@ def failure_alerts(pipeline: str, runs: Iterable[RunStatus]) -> list[Alert]:
 
 
 def sla_alerts(pipeline: str, observations: Iterable[FreshnessObservation]) -> list[Alert]:
-    """A table whose data is older than its freshness SLA."""
-    return [
-        Alert(
-            rule="sla_breach",
-            severity="warning",
-            pipeline=pipeline,
-            subject=obs.dataset,
-            window=obs.window,
-            value=obs.lag_seconds,
-            threshold=obs.target_seconds,
-            message=(
-                f"{obs.dataset} is {obs.lag_seconds / 60:.1f} min old; the SLA allows {obs.target_seconds / 60:.1f} min"
-            ),
+    """A table whose data is older than its freshness SLA, or an update that ran longer than allowed."""
+    found = []
+    for obs in observations:
+        if obs.lag_seconds <= obs.target_seconds:
+            continue
+        observed, allowed = obs.lag_seconds / 60, obs.target_seconds / 60
+        if obs.check == "freshness":
+            subject, what = obs.dataset, f"{obs.dataset} is {observed:.1f} min old"
+        else:
+            subject, what = obs.check, f"update {obs.window} took {observed:.1f} min"
+        found.append(
+            Alert(
+                rule="sla_breach",
+                severity="warning",
+                pipeline=pipeline,
+                subject=subject,
+                window=obs.window,
+                value=obs.lag_seconds,
+                threshold=obs.target_seconds,
+                message=f"{what}; the SLA allows {allowed:.1f} min",
+                details={"check": obs.check},
+            )
         )
-        for obs in observations
-        if obs.lag_seconds > obs.target_seconds
-    ]
+    return found
 
 
 def performance_alerts(

@@ -129,6 +129,18 @@ def _email_settings(section: Any) -> EmailSettings:
         raise AlertConfigError(
             f"alerts.email.{unknown[0]}", section[unknown[0]], f"unknown key; allowed: {sorted(known)}"
         )
+    for key in ("username", "password_env"):
+        if section.get(key) is not None and not isinstance(section[key], str):
+            raise AlertConfigError(f"alerts.email.{key}", section[key], "must be a string")
+    if section.get("username") and not section.get("password_env"):
+        raise AlertConfigError(
+            "alerts.email.password_env",
+            None,
+            "is required with username: name the variable holding the password",
+        )
+    starttls = section.get("starttls", False)
+    if not isinstance(starttls, bool):
+        raise AlertConfigError("alerts.email.starttls", starttls, "must be true or false")
     return EmailSettings(
         smtp_host=str(section["smtp_host"]),
         smtp_port=port,
@@ -136,7 +148,7 @@ def _email_settings(section: Any) -> EmailSettings:
         recipients=tuple(recipients),
         username=section.get("username"),
         password_env=section.get("password_env"),
-        starttls=bool(section.get("starttls", False)),
+        starttls=starttls,
     )
 
 

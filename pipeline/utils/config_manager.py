@@ -93,6 +93,7 @@ SCHEMA: dict[str, Any] = {
     "sla": {
         "freshness_minutes": MapOf(Number, low=0.0),
         "max_update_duration_minutes": (Number, True),
+        "event_time_columns": MapOf(str, required=False),
     },
     "export": {
         "enabled": (bool, True),
@@ -106,6 +107,11 @@ SCHEMA: dict[str, Any] = {
         "password_env": (str, True),
         "secret_scope": (str, True),
         "secret_key": (str, True),
+        # optional keys pipeline/metrics/config.py reads (docs/metrics.md)
+        "batch_updates": (int, False),
+        "retry": MapOf(Number, required=False, low=0.0),
+        "dead_letter_dir": (str, False),
+        "staging_schema": (str, False),
     },
     "alerts": {
         "slack_webhook_env": (str, True),
@@ -114,13 +120,24 @@ SCHEMA: dict[str, Any] = {
             "smtp_port": (int, True),
             "sender": (str, True),
             "recipients": (list, True),
+            # optional SMTP login (pipeline/monitoring/notifications.py): the password is read from
+            # the environment variable named by password_env, never from the file
+            "username": (str, False),
+            "password_env": (str, False),
+            "starttls": (bool, False),
         },
         "revenue_zscore_threshold": (Number, True),
         "performance_degradation_factor": (Number, True),
+        # optional windows of the alert rules (pipeline/monitoring/alerts.py, defaults 10 / 3 / 28 / 7)
+        "baseline_runs": (int, False),
+        "min_baseline_runs": (int, False),
+        "anomaly_window_days": (int, False),
+        "min_anomaly_history_days": (int, False),
     },
     "cost": {
         "dbu_per_core_hour": (Number, True),
         "usd_per_dbu": (Number, True),
+        "cores": (int, False),
     },
 }
 
@@ -144,6 +161,9 @@ ENVIRONMENT_SPECIFIC: tuple[str, ...] = (
     "alerts.email.smtp_port",
     "alerts.email.sender",
     "alerts.email.recipients",
+    "alerts.email.username",
+    "alerts.email.password_env",
+    "alerts.email.starttls",
     "sla.freshness_minutes",
     "sla.max_update_duration_minutes",
     "cost",
@@ -227,9 +247,50 @@ def validate_config(data: Mapping[str, Any], source: str = "<dict>", environment
         raise ConfigError(
             "ingestion.schema_evolution_mode", f"{mode!r} is not one of {EVOLUTION_MODES}", source
         )
-    recipients = data["alerts"]["email"]["recipients"]
+    _check_alerts(data["alerts"], source)
+
+
+#: alerts keys that must be integers >= 1, and pairs (minimum, window) where minimum <= window
+_ALERT_COUNTS = ("baseline_runs", "min_baseline_runs", "anomaly_window_days", "min_anomaly_history_days")
+_ALERT_PAIRS = (("min_baseline_runs", "baseline_runs"), ("min_anomaly_history_days", "anomaly_window_days"))
+_ALERT_DEFAULTS = {
+    "baseline_runs": 10,
+    "min_baseline_runs": 3,
+    "anomaly_window_days": 28,
+    "min_anomaly_history_days": 7,
+}
+
+
+def _check_alerts(alerts: Mapping[str, Any], source: str) -> None:
+    """The alert rules' cross-field rules (the same ones `AlertSettings.from_config` enforces)."""
+    email = alerts["email"]
+    recipients = email["recipients"]
     if not recipients or not all(isinstance(r, str) and "@" in r for r in recipients):
         raise ConfigError("alerts.email.recipients", f"expected e-mail addresses, got {recipients!r}", source)
+    if email.get("username") and not email.get("password_env"):
+        raise ConfigError(
+            "alerts.email.password_env",
+            f"required with alerts.email.username ({email['username']!r}): name the variable holding the password",
+            source,
+        )
+    if not 0 < email["smtp_port"] < 65536:
+        raise ConfigError("alerts.email.smtp_port", f"{email['smtp_port']} is not a TCP port", source)
+    for key in ("revenue_zscore_threshold", "performance_degradation_factor"):
+        low = 1.0 if key == "performance_degradation_factor" else 0.0
+        if not alerts[key] > low:
+            raise ConfigError(f"alerts.{key}", f"must be greater than {low:g}, got {alerts[key]}", source)
+    for key in _ALERT_COUNTS:
+        if key in alerts and alerts[key] < 1:
+            raise ConfigError(f"alerts.{key}", f"must be at least 1, got {alerts[key]}", source)
+    for minimum, window in _ALERT_PAIRS:
+        low = alerts.get(minimum, _ALERT_DEFAULTS[minimum])
+        high = alerts.get(window, _ALERT_DEFAULTS[window])
+        if low > high:
+            raise ConfigError(
+                f"alerts.{minimum}",
+                f"{low} exceeds alerts.{window} ({high}): the rule could never fire",
+                source,
+            )
 
 
 def _freeze(value: Any) -> Any:

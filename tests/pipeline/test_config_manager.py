@@ -172,3 +172,79 @@ def test_runtime_config_names_a_missing_configuration_key() -> None:
     with pytest.raises(ConfigError) as info:
         RuntimeConfig.from_spark_conf(FakeSpark(conf))
     assert info.value.key == "ecommerce.landing_orders"
+
+
+def test_alert_keys_the_monitoring_code_reads_are_accepted_and_typed() -> None:
+    """alerts.* windows and the SMTP login: the validator, AlertSettings and NotificationSettings agree."""
+    from pipeline.metrics.config import parse_metrics_config
+
+    prod = raw("prod")
+    assert prod["alerts"]["email"]["starttls"] is True
+    monitoring = parse_metrics_config(prod).monitoring
+    assert (monitoring.rules.baseline_runs, monitoring.rules.min_baseline_runs) == (10, 3)
+    assert (monitoring.rules.anomaly_window_days, monitoring.rules.min_anomaly_history_days) == (28, 7)
+    email = monitoring.notifications.email
+    assert (email.username, email.password_env, email.starttls) == (
+        "pipeline-alerts-prod",
+        "RETAIL_PROD_SMTP_PASSWORD",
+        True,
+    )
+    dev = raw("dev")
+    for key in ("baseline_runs", "min_baseline_runs", "anomaly_window_days", "min_anomaly_history_days"):
+        del dev["alerts"][key]  # optional: the rules' defaults apply
+    assert parse_metrics_config(dev).monitoring.rules.baseline_runs == 10
+    config_from_mapping(dev)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "key"),
+    [
+        (("alerts", "baseline_runs"), 2.5, "alerts.baseline_runs"),
+        (("alerts", "baseline_runs"), True, "alerts.baseline_runs"),
+        (("alerts", "min_anomaly_history_days"), 0, "alerts.min_anomaly_history_days"),
+        (("alerts", "min_baseline_runs"), 11, "alerts.min_baseline_runs"),  # > baseline_runs (10)
+        (("alerts", "anomaly_window_days"), 5, "alerts.min_anomaly_history_days"),  # 7 > 5
+        (("alerts", "email", "starttls"), "yes", "alerts.email.starttls"),
+        (("alerts", "email", "username"), 7, "alerts.email.username"),
+        (("alerts", "email", "password"), "hunter2", "alerts.email.password"),  # secrets never in a file
+        (("alerts", "performance_degradation_factor"), 1.0, "alerts.performance_degradation_factor"),
+    ],
+)
+def test_bad_alert_values_are_refused_by_validator_and_monitoring_alike(
+    path: tuple[str, ...], value: Any, key: str
+) -> None:
+    from pipeline.metrics.config import parse_metrics_config
+    from pipeline.metrics.errors import MetricsConfigError
+
+    data = raw("prod")
+    section = data
+    for part in path[:-1]:
+        section = section[part]
+    section[path[-1]] = value
+    with pytest.raises(ConfigError) as info:
+        config_from_mapping(data)
+    assert info.value.key == key
+    with pytest.raises(MetricsConfigError) as parsed:
+        parse_metrics_config(data)
+    assert parsed.value.key == key
+
+
+def test_smtp_login_needs_the_password_variable() -> None:
+    data = raw("prod")
+    del data["alerts"]["email"]["password_env"]
+    with pytest.raises(ConfigError) as info:
+        config_from_mapping(data)
+    assert info.value.key == "alerts.email.password_env"
+
+
+def test_optional_metrics_keys_are_accepted() -> None:
+    data = raw("dev")
+    data["export"] |= {"batch_updates": 5, "retry": {"max_attempts": 2}, "staging_schema": "main.ops"}
+    data["export"]["dead_letter_dir"] = "/Volumes/retail_dev/ecommerce/raw/dead_letters"
+    data["cost"]["cores"] = 8
+    data["sla"]["event_time_columns"] = {"silver_orders": "event_time"}
+    config_from_mapping(data)
+    data["sla"]["event_time_columns"] = {"silver_orders": 3}
+    with pytest.raises(ConfigError) as info:
+        config_from_mapping(data)
+    assert info.value.key == "sla.event_time_columns.silver_orders"

@@ -170,3 +170,17 @@ def test_promote_dry_run_prints_the_workflow(capsys: pytest.CaptureFixture[str])
     assert "pytest tests/pipeline" in lines[0]
     with pytest.raises(SystemExit):
         main(["promote", "--to", "dev"])  # dev is where changes start, not a promotion target
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_pipeline_failures_use_databricks_own_notifications(target: str) -> None:
+    """Update and flow failures mail the target's on-call address through the pipeline's
+    ``notifications`` (Databricks sends them even when no export or alert job runs); that address is
+    also a recipient of the environment's own alert e-mails."""
+    from pipeline.utils.config_manager import load_config
+
+    pipeline = typed_resources(resolve_target(load_bundle(), target))[f"pipelines.{PIPELINE_KEY}"]
+    [notification] = pipeline.notifications
+    assert sorted(notification.alerts) == ["on-flow-failure", "on-update-failure", "on-update-fatal-failure"]
+    recipients = set(notification.email_recipients)
+    assert recipients and recipients <= set(load_config(target).section("alerts")["email"]["recipients"])
