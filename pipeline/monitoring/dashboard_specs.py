@@ -1,20 +1,47 @@
 """The Grafana dashboards, defined once in Python and written as JSON (``python -m pipeline.monitoring.dashboard_specs``).
 
-Each panel's SQL is plain PostgreSQL over the monitoring schema (no Grafana macros), so a test can
-run it as is and the static report can render the same panels. Every target declares the columns
-it returns in ``columns`` (Grafana keeps unknown target keys); the test checks them.
+Each panel's SQL is plain PostgreSQL over the monitoring schema (no Grafana macros, no time filter),
+so a test can run it and the static report can render the same panels. The schema is the one
+Grafana variable, ``${monitoring_schema}``: a hidden *constant* whose value is set when the files
+are written, from the metrics config's ``export.schema``
+(``python -m pipeline.monitoring.dashboard_specs --config pipeline/configurations/prod_config.json --out DIR``);
+the stored files carry the default ``pipeline_monitoring``. Every target declares the columns it
+returns in ``columns`` (Grafana keeps unknown target keys); the test checks them.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import re
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DASHBOARDS", "DATASOURCE", "dashboard_json", "write_dashboards"]
+__all__ = [
+    "DASHBOARDS",
+    "DATASOURCE",
+    "DEFAULT_SCHEMA",
+    "SCHEMA_VARIABLE",
+    "dashboard_json",
+    "substitute_schema",
+    "write_dashboards",
+]
 
 DATASOURCE = {"type": "grafana-postgresql-datasource", "uid": "pipeline-monitoring-pg"}
-S = "pipeline_monitoring"
+DEFAULT_SCHEMA = "pipeline_monitoring"
+SCHEMA_VARIABLE = "monitoring_schema"
+#: what the panels' SQL says instead of a schema name; Grafana replaces it with the variable's value
+S = "${" + SCHEMA_VARIABLE + "}"
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+
+
+def substitute_schema(sql: str, schema: str) -> str:
+    """``sql`` with ``${monitoring_schema}`` replaced as Grafana does (raw text): a plain identifier only."""
+    if not _IDENTIFIER.fullmatch(schema):
+        raise ValueError(f"monitoring schema {schema!r} is not a plain identifier ([A-Za-z_][A-Za-z0-9_]*)")
+    return sql.replace(S, schema)
+
+
 LATEST_UPDATE = (
     f"(SELECT update_id FROM {S}.pipeline_updates ORDER BY end_time DESC NULLS LAST, update_seq DESC LIMIT 1)"
 )
@@ -153,8 +180,9 @@ DASHBOARDS: dict[str, tuple[str, str, list[tuple[str, str, str, str, list[str]]]
 }
 
 
-def dashboard_json(name: str) -> dict[str, Any]:
-    """The Grafana dashboard model (schemaVersion 39) of ``name``."""
+def dashboard_json(name: str, schema: str = DEFAULT_SCHEMA) -> dict[str, Any]:
+    """The Grafana dashboard model (schemaVersion 39) of ``name``, its schema variable set to ``schema``."""
+    substitute_schema("", schema)  # refuse a schema that is not a plain identifier
     title, uid, panels = DASHBOARDS[name]
     out = []
     for index, (panel_title, kind, fmt, sql, columns) in enumerate(panels):
@@ -189,19 +217,52 @@ def dashboard_json(name: str) -> dict[str, Any]:
         "editable": True,
         "time": {"from": "now-30d", "to": "now"},
         "refresh": "5m",
+        "templating": {
+            "list": [
+                {
+                    "name": SCHEMA_VARIABLE,
+                    "label": "Monitoring schema",
+                    "description": "PostgreSQL schema of the metrics tables (the metrics config's export.schema)",
+                    "type": "constant",
+                    "hide": 2,
+                    "query": schema,
+                    "current": {"selected": False, "text": schema, "value": schema},
+                    "options": [{"selected": True, "text": schema, "value": schema}],
+                    "skipUrlSync": False,
+                }
+            ]
+        },
         "panels": out,
     }
 
 
-def write_dashboards(directory: Path) -> list[Path]:
+def write_dashboards(directory: Path, schema: str = DEFAULT_SCHEMA) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
     paths = []
     for name in DASHBOARDS:
         path = directory / f"{name}.json"
-        path.write_text(json.dumps(dashboard_json(name), indent=2) + "\n")
+        path.write_text(json.dumps(dashboard_json(name, schema), indent=2) + "\n")
         paths.append(path)
     return paths
 
 
-if __name__ == "__main__":
-    for written in write_dashboards(Path(__file__).resolve().parents[1] / "dashboards"):
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description="Write the Grafana dashboards (pipeline/dashboards by default)."
+    )
+    parser.add_argument(
+        "--config", help="environment config JSON: the schema variable takes its export.schema"
+    )
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "dashboards")
+    args = parser.parse_args(argv)
+    schema = DEFAULT_SCHEMA
+    if args.config:
+        from pipeline.metrics.config import load_metrics_config
+
+        schema = load_metrics_config(args.config).export.schema
+    for written in write_dashboards(args.out, schema):
         print(written)
+
+
+if __name__ == "__main__":
+    main()

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pipeline.monitoring.dashboard_specs import DEFAULT_SCHEMA, SCHEMA_VARIABLE, substitute_schema
 from pipeline.monitoring.errors import DashboardError
 
 __all__ = ["Panel", "load_panels", "render_dashboards", "run_panel"]
@@ -24,14 +25,20 @@ DASHBOARD_DIR = Path(__file__).resolve().parents[1] / "dashboards"
 class Panel:
     """One panel of a dashboard file: title, type, format, SQL and declared columns."""
 
-    def __init__(self, dashboard: str, spec: dict[str, Any]) -> None:
+    def __init__(self, dashboard: str, spec: dict[str, Any], schema: str = DEFAULT_SCHEMA) -> None:
         self.dashboard = dashboard
+        #: the value of the dashboard's ``monitoring_schema`` variable (what Grafana substitutes)
+        self.schema = schema
         self.title: str = spec["title"]
         self.kind: str = spec["type"]
         target = spec["targets"][0]
         self.format: str = target.get("format", "table")
         self.sql: str = target["rawSql"]
         self.columns: list[str] = list(target.get("columns", []))
+
+    def sql_for(self, schema: str | None = None) -> str:
+        """The SQL Grafana runs: ``${monitoring_schema}`` replaced by ``schema`` (default: the file's value)."""
+        return substitute_schema(self.sql, schema or self.schema)
 
     @property
     def slug(self) -> str:
@@ -41,16 +48,23 @@ class Panel:
 def load_panels(path: Path) -> list[Panel]:
     try:
         model = json.loads(path.read_text())
-        return [Panel(path.stem, spec) for spec in model["panels"]]
+        variables = {v["name"]: v for v in model.get("templating", {}).get("list", [])}
+        schema = variables.get(SCHEMA_VARIABLE, {}).get("query") or DEFAULT_SCHEMA
+        return [Panel(path.stem, spec, schema) for spec in model["panels"]]
     except (OSError, ValueError, KeyError, IndexError) as exc:
         raise DashboardError(str(path), "-", f"not a dashboard file: {exc}") from exc
 
 
-def run_panel(conn: Any, panel: Panel) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Execute the panel's SQL; returns (column names, rows). SQL errors name the panel."""
+def run_panel(conn: Any, panel: Panel, schema: str | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Execute the panel's SQL over ``schema`` (default: the dashboard's variable); returns (column
+    names, rows). SQL errors name the panel."""
+    try:
+        sql = panel.sql_for(schema)
+    except ValueError as exc:
+        raise DashboardError(panel.dashboard, panel.title, str(exc)) from exc
     try:
         with conn.cursor() as cur:
-            cur.execute(panel.sql)
+            cur.execute(sql)
             names = [d[0] for d in cur.description]
             rows = cur.fetchall()
         conn.rollback()
@@ -117,9 +131,10 @@ def _draw(ax: Any, panel: Panel, names: Sequence[str], rows: Sequence[tuple[Any,
 
 
 def render_dashboards(
-    conn: Any, out_dir: Path, dashboard_dir: Path = DASHBOARD_DIR
+    conn: Any, out_dir: Path, dashboard_dir: Path = DASHBOARD_DIR, schema: str | None = None
 ) -> list[tuple[str, Path]]:
-    """One PNG per panel of every dashboard in ``dashboard_dir``; returns (title, path) in panel order."""
+    """One PNG per panel of every dashboard in ``dashboard_dir`` over ``schema`` (default: each
+    dashboard's variable); returns (title, path) in panel order."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -129,7 +144,7 @@ def render_dashboards(
     written = []
     for path in sorted(dashboard_dir.glob("*.json")):
         for panel in load_panels(path):
-            names, rows = run_panel(conn, panel)
+            names, rows = run_panel(conn, panel, schema)
             fig, ax = plt.subplots(figsize=(8, 4))
             try:
                 _draw(ax, panel, names, rows)

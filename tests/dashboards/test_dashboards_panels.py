@@ -23,13 +23,16 @@ from pipeline.monitoring.alerts import (
     business_anomaly_alerts,
     quality_alerts,
 )
-from pipeline.monitoring.dashboard_specs import dashboard_json
+from pipeline.monitoring.dashboard_specs import dashboard_json, main
+from pipeline.monitoring.errors import DashboardError
 from pipeline.monitoring.exports import write_gold_kpis, write_quality_results
 from pipeline.monitoring.render import DASHBOARD_DIR, load_panels, render_dashboards, run_panel
 from quality_suites.runner import QualityMetricRow
 
 T0 = dt.datetime(2026, 1, 1, 1, 0, tzinfo=dt.UTC)
 PID = "pipe-1"
+#: not the default: the panels' ${monitoring_schema} must be substituted for the queries to work
+SCHEMA = "ops_metrics"
 
 
 @pytest.mark.unit
@@ -38,6 +41,38 @@ def test_dashboard_files_match_their_definition(name: str) -> None:
     stored = json.loads((DASHBOARD_DIR / f"{name}.json").read_text())
     assert stored == dashboard_json(name), "run `python -m pipeline.monitoring.dashboard_specs`"
     assert {p["datasource"]["uid"] for p in stored["panels"]} == {"pipeline-monitoring-pg"}
+
+
+@pytest.mark.unit
+def test_panels_name_the_schema_only_through_the_grafana_variable() -> None:
+    for panel in ALL_PANELS:
+        assert "pipeline_monitoring" not in panel.sql and "${monitoring_schema}." in panel.sql, panel.title
+        assert panel.schema == "pipeline_monitoring"  # the stored files' variable value
+        substituted = panel.sql_for("ops_metrics")
+        assert "${" not in substituted and "ops_metrics." in substituted, panel.title
+    model = dashboard_json("order_performance", schema="ops_metrics")
+    [variable] = model["templating"]["list"]
+    assert (variable["name"], variable["type"], variable["query"]) == (
+        "monitoring_schema",
+        "constant",
+        "ops_metrics",
+    )
+    with pytest.raises(ValueError, match="plain identifier"):
+        dashboard_json("order_performance", schema="x; DROP TABLE alerts")
+    with pytest.raises(DashboardError) as info:
+        run_panel(None, ALL_PANELS[0], 'x"y')
+    assert info.value.panel == ALL_PANELS[0].title
+
+
+@pytest.mark.unit
+def test_dashboards_written_for_a_config_take_its_schema(tmp_path: Path) -> None:
+    config = json.loads((DASHBOARD_DIR.parent / "configurations" / "dev_config.json").read_text())
+    config["export"]["schema"] = "retail_metrics"
+    (tmp_path / "c.json").write_text(json.dumps(config))
+    main(["--config", str(tmp_path / "c.json"), "--out", str(tmp_path / "out")])
+    panels = [p for path in sorted((tmp_path / "out").glob("*.json")) for p in load_panels(path)]
+    assert len(panels) == 15 and {p.schema for p in panels} == {"retail_metrics"}
+    assert all("retail_metrics." in p.sql_for() and "${" not in p.sql_for() for p in panels)
 
 
 @pytest.fixture
@@ -49,7 +84,7 @@ def dash_conn(monitoring_pg: PostgresInfo) -> Iterator[Any]:
         cur.execute(f"CREATE DATABASE {name}")
     conn = psycopg2.connect(**{**monitoring_pg.connect_kwargs(), "dbname": name})
     try:
-        apply_migrations(conn, "pipeline_monitoring")
+        apply_migrations(conn, SCHEMA)
         yield conn
     finally:
         conn.close()
@@ -59,7 +94,7 @@ def dash_conn(monitoring_pg: PostgresInfo) -> Iterator[Any]:
 
 
 def _load(conn: Any) -> None:
-    s = "pipeline_monitoring"
+    s = SCHEMA
     with conn, conn.cursor() as cur:
         for n in range(3):
             start = T0 + dt.timedelta(days=n)
@@ -126,15 +161,15 @@ def _load(conn: Any) -> None:
                              revenue=Decimal("500.00"), aov=Decimal("50.00"), distinct_customers=9))  # fmt: skip
         kpis.append(dict(kpi_date=day, dimension="status", dimension_value="paid", orders=20, units=40,
                          revenue=Decimal("1000.00"), aov=Decimal("50.00"), distinct_customers=18))  # fmt: skip
-    assert write_gold_kpis(conn, PID, kpis) == 12
+    assert write_gold_kpis(conn, PID, kpis, schema=s) == 12
     gx_rows = [
         QualityMetricRow(
             "gx-1", suite, suite, "expect_column_values_to_not_be_null", "order_id", ok, "0", 0, 10, T0
         )
         for suite, ok in (("silver_orders", True), ("gold_daily_orders", False))
     ]
-    assert write_quality_results(conn, PID, gx_rows) == 2
-    assert write_quality_results(conn, PID, gx_rows) == 2  # upsert: still two rows
+    assert write_quality_results(conn, PID, gx_rows, schema=s) == 2
+    assert write_quality_results(conn, PID, gx_rows, schema=s) == 2  # upsert: still two rows
     with conn, conn.cursor() as cur:
         cur.execute(f"SELECT count(*) FROM {s}.gx_quality_results")
         assert cur.fetchone()[0] == 2
@@ -148,7 +183,7 @@ def test_every_panel_returns_rows_of_its_declared_shape(dash_conn: Any, tmp_path
     _load(dash_conn)
     shapes = {}
     for panel in ALL_PANELS:
-        names, rows = run_panel(dash_conn, panel)
+        names, rows = run_panel(dash_conn, panel, SCHEMA)
         assert names == panel.columns, panel.title
         assert rows, f"{panel.dashboard}: {panel.title} returned no rows"
         assert all(len(r) == len(panel.columns) for r in rows)
@@ -160,7 +195,7 @@ def test_every_panel_returns_rows_of_its_declared_shape(dash_conn: Any, tmp_path
     assert (
         shapes["Revenue by channel"] == 6 and shapes["Revenue / order anomalies"] == 2
     )  # revenue and order count on 2026-01-08
-    charts = render_dashboards(dash_conn, tmp_path / "charts")
+    charts = render_dashboards(dash_conn, tmp_path / "charts", schema=SCHEMA)
     assert len(charts) == 15
     for _, path in charts:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
