@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pipeline.metrics.errors import MetricsConfigError
+from pipeline.metrics.identifiers import check_identifier, check_qualified
 
 DEFAULT_SCHEMA = "pipeline_monitoring"
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
@@ -255,11 +256,10 @@ def parse_export(raw: Mapping[str, Any]) -> ExportSettings:
         raise MetricsConfigError(
             "export.secret_scope", values["secret_scope"], "secret_scope and secret_key go together"
         )
-    schema = values["schema"] or DEFAULT_SCHEMA
-    if not schema.replace("_", "").isalnum() or schema[0].isdigit():
-        raise MetricsConfigError(
-            "export.schema", schema, "must be a plain identifier ([A-Za-z_][A-Za-z0-9_]*)"
-        )
+    # both end up inside SQL text: plain identifiers only (an injection attempt fails here, by key)
+    schema = check_identifier("export.schema", values["schema"] or DEFAULT_SCHEMA)
+    if values["staging_schema"] is not None:
+        check_qualified("export.staging_schema", values["staging_schema"])
     return ExportSettings(
         enabled=values["enabled"],
         host=values["host"],

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.metrics.errors import MigrationError
+from pipeline.metrics.identifiers import quote_ident, sql_identifier
 
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
@@ -47,21 +48,19 @@ def load_migrations(directory: Path | None = None) -> list[Migration]:
     return [found[v] for v in sorted(found)]
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def apply_migrations(conn: Any, schema: str, migrations: list[Migration] | None = None) -> list[int]:
     """Bring ``schema`` up to date on an open psycopg2 connection; returns the versions applied now."""
     import psycopg2
+    from psycopg2 import sql
 
+    ident = sql_identifier(schema, "export.schema")
     todo = migrations if migrations is not None else load_migrations()
     applied_now: list[int] = []
     for migration in todo:
         with conn, conn.cursor() as cur:  # one transaction per migration
             cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"metrics-migrations:{schema}",))
-            cur.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(schema)}")
-            cur.execute(f"SET LOCAL search_path TO {_ident(schema)}")
+            cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(ident))
+            cur.execute(sql.SQL("SET LOCAL search_path TO {}").format(ident))
             cur.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
                 " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
@@ -100,12 +99,38 @@ def apply_migrations(conn: Any, schema: str, migrations: list[Migration] | None 
 
 def applied_versions(conn: Any, schema: str) -> dict[int, str]:
     """version -> checksum recorded in ``schema.schema_migrations`` (empty when never migrated)."""
+    from psycopg2 import sql
+
+    ident = sql_identifier(schema, "export.schema")
     with conn, conn.cursor() as cur:
-        cur.execute("SELECT to_regclass(%s)", (f"{_ident(schema)}.schema_migrations",))
+        cur.execute("SELECT to_regclass(%s)", (f"{quote_ident(schema, 'export.schema')}.schema_migrations",))
         if cur.fetchone()[0] is None:
             return {}
-        cur.execute(f"SELECT version, checksum FROM {_ident(schema)}.schema_migrations ORDER BY version")
+        cur.execute(
+            sql.SQL("SELECT version, checksum FROM {}.schema_migrations ORDER BY version").format(ident)
+        )
         return dict(cur.fetchall())
 
 
-__all__ = ["Migration", "applied_versions", "apply_migrations", "load_migrations"]
+def pending_migrations(conn: Any, schema: str, migrations: list[Migration] | None = None) -> list[Migration]:
+    """The migrations not recorded yet, read with SELECT only (no DDL, no lock).
+
+    The least-privilege exporter role (migration 0002) may not create anything, so the exporter asks
+    this first and runs `apply_migrations` only when something is missing. A recorded migration
+    whose file changed raises `MigrationError`, as in `apply_migrations`.
+    """
+    todo = migrations if migrations is not None else load_migrations()
+    recorded = applied_versions(conn, schema)
+    for migration in todo:
+        checksum = recorded.get(migration.version)
+        if checksum is not None and checksum != migration.checksum:
+            raise MigrationError(
+                migration.version,
+                migration.name,
+                f"the file changed after it was applied to schema {schema!r} (checksum {checksum[:12]} "
+                f"recorded, {migration.checksum[:12]} now); add a new migration instead",
+            )
+    return [m for m in todo if m.version not in recorded]
+
+
+__all__ = ["Migration", "applied_versions", "apply_migrations", "load_migrations", "pending_migrations"]

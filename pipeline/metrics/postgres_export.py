@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.metrics.config import RetryPolicy
-from pipeline.metrics.migrate import apply_migrations
+from pipeline.metrics.identifiers import check_identifier, quote_ident
+from pipeline.metrics.migrate import apply_migrations, pending_migrations
 from pipeline.metrics.pipeline_metrics import NATURAL_KEYS, TABLE_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,18 @@ STREAM = "event_log"
 #: SQLSTATEs worth retrying: serialization failure, deadlock, query canceled (statement_timeout),
 #: admin/crash shutdown, cannot connect now, too many connections, lock not available.
 TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "57014", "57P01", "57P02", "57P03", "53300", "55P03"})
+#: libpq reports a refused login without a SQLSTATE (the server's FATAL arrives as text): these
+#: connection failures are configuration, not weather, and are never retried.
+PERMANENT_CONNECT_ERRORS = (
+    "password authentication failed",
+    "authentication failed for user",
+    "no pg_hba.conf entry",
+    "does not exist",  # role or database
+    "no password supplied",
+    "server does not support ssl",
+    "certificate verify failed",
+    "permission denied for database",
+)
 #: Insert order inside a batch (foreign keys point at pipeline_updates).
 WRITE_ORDER = ("pipeline_updates", "flow_metrics", "quality_metrics", "lineage_edges", "sla_status")
 LINEAGE_PG_COLUMNS = (
@@ -62,13 +75,40 @@ def is_transient(exc: BaseException) -> bool:
     code = getattr(exc, "pgcode", None)
     if code:
         return code.startswith("08") or code in TRANSIENT_SQLSTATES
+    text = str(exc).lower()
+    if any(marker in text for marker in PERMANENT_CONNECT_ERRORS):
+        return False
     return isinstance(
         exc, psycopg2.OperationalError | psycopg2.InterfaceError | TimeoutError | ConnectionError
     )
 
 
+def stops_export(exc: BaseException) -> bool:
+    """True when later batches would fail the same way, so the export stops after this one: transient
+    errors, a refused login, and class 53 (disk full, out of memory: not retried, the server must be
+    fixed first). A data error in one batch (a CHECK violation) lets the export go on."""
+    code = getattr(exc, "pgcode", None) or ""
+    return is_transient(exc) or code.startswith("53") or (not code and _is_connect_error(exc))
+
+
+def _is_connect_error(exc: BaseException) -> bool:
+    import psycopg2
+
+    return isinstance(exc, psycopg2.OperationalError) and "connection to server" in str(exc)
+
+
+def describe_target(connect: Callable[[], Any]) -> str | None:
+    """``user@host:port/database`` of a connect function that is a bound method of an object with those
+    attributes (`ConnectionSettings.connect`, the harness's ``PostgresInfo.connect``); else None."""
+    owner = getattr(connect, "__self__", None)
+    host, database = getattr(owner, "host", None), getattr(owner, "database", None)
+    if not host or not database:
+        return None
+    return f"{getattr(owner, 'user', None) or '?'}@{host}:{getattr(owner, 'port', '?')}/{database}"
+
+
 def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+    return quote_ident(name, "export.schema")
 
 
 # --- batches -------------------------------------------------------------------------------------
@@ -242,9 +282,13 @@ class PostgresExporter:
         statement_timeout_ms: int = 60_000,
         on_batch_committed: Callable[[Batch], None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        target: str | None = None,
     ) -> None:
         self._connect = connect
-        self.schema = schema
+        self.schema = check_identifier("export.schema", schema)
+        #: ``user@host:port/database`` in every error and log line (never the password)
+        self.target = target or describe_target(connect) or "PostgreSQL"
+        self.last_attempts = 0
         self.dead_letter_dir = Path(dead_letter_dir)
         self.retry = retry or RetryPolicy()
         self.batch_updates = batch_updates
@@ -281,7 +325,8 @@ class PostgresExporter:
         def before_sleep(state: Any) -> None:
             exc = state.outcome.exception() if state.outcome else None
             log.warning(
-                "metrics export: %s failed (attempt %d of %d, %s: %s); retrying in %.2f s",
+                "metrics export to %s: %s failed (attempt %d of %d, %s: %s); retrying in %.2f s",
+                self.target,
                 what,
                 state.attempt_number,
                 self.retry.max_attempts,
@@ -301,7 +346,7 @@ class PostgresExporter:
         )
         for attempt in retrying:
             with attempt:
-                attempts = attempt.retry_state.attempt_number
+                attempts = self.last_attempts = attempt.retry_state.attempt_number
                 try:
                     return func(self._connection()), attempts
                 except Exception:
@@ -314,7 +359,14 @@ class PostgresExporter:
         """Apply pending migrations (once per exporter); returns the versions applied now."""
         if self._migrated:
             return []
-        applied, _ = self._retrying("migrating the schema", lambda conn: apply_migrations(conn, self.schema))
+
+        def migrate(conn: Any) -> list[int]:
+            # read-only check first: a least-privilege role cannot run DDL, even CREATE ... IF NOT EXISTS
+            if not pending_migrations(conn, self.schema):
+                return []
+            return apply_migrations(conn, self.schema)
+
+        applied, _ = self._retrying("migrating the schema", migrate)
         self._migrated = True
         return applied
 
@@ -407,6 +459,13 @@ class PostgresExporter:
         if self.on_batch_committed is not None:
             self.on_batch_committed(batch)
 
+    def error_text(self, exc: BaseException) -> str:
+        """The driver's message prefixed with the target (``at user@host:port/db``): a timeout or a disk
+        error says nothing about which server it came from. libpq messages never hold the password."""
+        text = str(exc).strip() or type(exc).__name__
+        code = getattr(exc, "pgcode", None)
+        return f"at {self.target}{f' (SQLSTATE {code})' if code else ''}: {text}"
+
     # --- dead letters -----------------------------------------------------------------------------
     def _dl_dir(self, pipeline_id: str) -> Path:
         return self.dead_letter_dir / pipeline_id
@@ -435,7 +494,7 @@ class PostgresExporter:
             **batch.to_json(),
             "attempts": int(previous.get("attempts") or 0) + attempts,
             "error_class": type(exc).__name__,
-            "error_message": str(exc).strip()[:4000],
+            "error_message": self.error_text(exc)[:4000],
             "transient": is_transient(exc),
             "failed_at": self.clock().isoformat(),
             "file_path": str(path),
@@ -444,7 +503,9 @@ class PostgresExporter:
         tmp.write_text(json.dumps(record, indent=1, sort_keys=True, default=str))
         os.replace(tmp, path)
         log.error(
-            "metrics export: batch %s (updates %s) went to the dead-letter queue after %d attempt(s): %s: %s (%s)",
+            "metrics export to %s: batch %s (updates %s) went to the dead-letter queue after %d attempt(s): "
+            "%s: %s (%s)",
+            self.target,
             batch.batch_id,
             ", ".join(batch.update_ids),
             attempts,
@@ -511,11 +572,10 @@ class PostgresExporter:
         except Exception as exc:
             # The database cannot be read: dead-letter what is staged above the last known watermark.
             report.watermark_before = self.local_watermark(pipeline_id)
-            report.error = (
-                f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-            )
+            report.attempts = self.last_attempts
+            report.error = f"{type(exc).__name__}: {self.error_text(exc).splitlines()[0]}"
             for batch in make_batches(pipeline_id, staged_since(report.watermark_before), self.batch_updates):
-                report.dead_letters.append(str(self.dead_letter(batch, exc, self.retry.max_attempts)))
+                report.dead_letters.append(str(self.dead_letter(batch, exc, self.last_attempts)))
             report.watermark_after = report.watermark_before
             return report
         report.watermark_after = report.watermark_before
@@ -523,13 +583,11 @@ class PostgresExporter:
             try:
                 self._commit_batch(batch, report)
             except Exception as exc:
-                attempts = self.retry.max_attempts if is_transient(exc) else 1
+                attempts = self.last_attempts
                 report.attempts += attempts
                 report.dead_letters.append(str(self.dead_letter(batch, exc, attempts)))
-                report.error = (
-                    f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-                )
-                if is_transient(exc):
+                report.error = f"{type(exc).__name__}: {self.error_text(exc).splitlines()[0]}"
+                if stops_export(exc):
                     break  # the database is unwell: later batches wait above the watermark
         return report
 
@@ -544,13 +602,9 @@ class PostgresExporter:
                 self.ensure_schema()
                 self._commit_batch(batch, report, redriven=record)
             except Exception as exc:
-                report.dead_letters.append(
-                    str(self.dead_letter(batch, exc, self.retry.max_attempts if is_transient(exc) else 1))
-                )
-                report.error = (
-                    f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-                )
-                if is_transient(exc):
+                report.dead_letters.append(str(self.dead_letter(batch, exc, self.last_attempts)))
+                report.error = f"{type(exc).__name__}: {self.error_text(exc).splitlines()[0]}"
+                if stops_export(exc):
                     break
                 continue
             done = path.parent / "redriven"
@@ -567,7 +621,9 @@ __all__ = [
     "ExportReport",
     "PostgresExporter",
     "dedupe",
+    "describe_target",
     "is_transient",
     "make_batches",
+    "stops_export",
     "upsert_sql",
 ]

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from pipeline.metrics.config import CostSettings, SlaSettings
+from pipeline.metrics.identifiers import check_qualified
 from pipeline.metrics.pipeline_metrics import TABLE_COLUMNS, compute_metrics
 
 #: Write order: pipeline_updates last, because its newest update_seq is the staging watermark.
@@ -35,6 +36,8 @@ class MetricsStaging:
             raise ValueError(
                 "MetricsStaging needs exactly one of root= (Delta paths) or schema= (catalog.schema)"
             )
+        if self.schema is not None:  # goes into table names in SQL text
+            check_qualified("export.staging_schema", self.schema)
 
     def ref(self, table: str) -> str:
         return (

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from pipeline.monitoring.alerts import Alert, alert_message
-from pipeline.monitoring.errors import AlertStoreError
+from pipeline.monitoring.errors import AlertConfigError, AlertStoreError
 from pipeline.monitoring.notifications import Delivery, Notifier
 
 __all__ = [
@@ -31,9 +31,18 @@ DEFAULT_SCHEMA = "pipeline_monitoring"
 
 
 def _quote(identifier: str) -> str:
-    """A PostgreSQL quoted identifier (the schema name comes from configuration)."""
-    if not identifier or "\0" in identifier:
-        raise AlertStoreError("alerts", f"invalid schema name {identifier!r}")
+    """A PostgreSQL quoted identifier. The schema name comes from configuration (``export.schema``) and
+    goes into SQL text, so only plain identifiers pass (as in `pipeline.metrics.identifiers`)."""
+    from pipeline.metrics.identifiers import IDENTIFIER, MAX_LENGTH
+
+    if (
+        not isinstance(identifier, str)
+        or not IDENTIFIER.fullmatch(identifier)
+        or len(identifier) > MAX_LENGTH
+    ):
+        raise AlertConfigError(
+            "export.schema", identifier, "must be a plain SQL identifier ([A-Za-z_][A-Za-z0-9_]*)"
+        )
     return '"' + identifier.replace('"', '""') + '"'
 
 

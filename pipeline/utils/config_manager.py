@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -219,9 +220,24 @@ def _check_section(data: Any, spec: Mapping[str, Any], prefix: str, source: str)
             _check_leaf(value, sub[0], name, source)
 
 
+#: Names that end up inside SQL text (Unity Catalog three-part names, the PostgreSQL schema).
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _identifiers(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    return [(k, data[k]) for k in ("catalog", "schema", "volume")] + [
+        ("export.schema", data["export"]["schema"])
+    ]
+
+
 def validate_config(data: Mapping[str, Any], source: str = "<dict>", environment: str | None = None) -> None:
     """Check a parsed config against `SCHEMA` and the cross-field rules; raise `ConfigError`."""
     _check_section(data, SCHEMA, "", source)
+    for key, value in _identifiers(data):
+        if not _IDENTIFIER.fullmatch(value) or len(value) > 63:
+            raise ConfigError(
+                key, f"{value!r} is not a plain identifier ([A-Za-z_][A-Za-z0-9_]*); it goes into SQL", source
+            )
     env = data["environment"]
     if env not in ENVIRONMENTS:
         raise ConfigError(
