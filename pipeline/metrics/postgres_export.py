@@ -98,13 +98,25 @@ def _is_connect_error(exc: BaseException) -> bool:
 
 
 def describe_target(connect: Callable[[], Any]) -> str | None:
-    """``user@host:port/database`` of a connect function that is a bound method of an object with those
-    attributes (`ConnectionSettings.connect`, the harness's ``PostgresInfo.connect``); else None."""
-    owner = getattr(connect, "__self__", None)
-    host, database = getattr(owner, "host", None), getattr(owner, "database", None)
-    if not host or not database:
-        return None
-    return f"{getattr(owner, 'user', None) or '?'}@{host}:{getattr(owner, 'port', '?')}/{database}"
+    """``user@host:port/database`` behind a connect function, or None when it cannot tell.
+
+    Understood: a bound method of an object with ``host`` and ``database`` attributes
+    (`ConnectionSettings.connect`, the harness's ``PostgresInfo.connect``), such an object itself,
+    and a closure that calls one of those (a wrapper adding a hook before connecting).
+    """
+    candidates: list[Any] = [connect, getattr(connect, "__self__", None)]
+    for cell in getattr(connect, "__closure__", None) or ():
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        candidates += [value, getattr(value, "__self__", None)]
+    for owner in candidates:
+        host, database = getattr(owner, "host", None), getattr(owner, "database", None)
+        if isinstance(host, str) and isinstance(database, str) and host and database:
+            user = getattr(owner, "user", None) or "?"
+            return f"{user}@{host}:{getattr(owner, 'port', '?')}/{database}"
+    return None
 
 
 def _ident(name: str) -> str:
