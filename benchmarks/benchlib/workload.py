@@ -1,0 +1,132 @@
+"""The measured workload: simulator batches landed where the dev settings read them, and the real
+pipeline (``pipeline/`` with ``configurations/settings/dev.json``) run by `LocalPipeline`.
+
+Per-flow wall-clock spans come from an event-log listener (the RUNNING and the terminal
+``flow_progress`` event of each flow): flows of one layer run concurrently, so a layer's time is the
+span from its first flow starting to its last flow finishing, not the sum of its flow durations.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.pipeline import LocalPipeline
+from simulator import Simulator, SimulatorConfig
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PIPELINE_ROOT = REPO_ROOT / "pipeline"
+SETTINGS = PIPELINE_ROOT / "configurations" / "settings" / "dev.json"
+#: the dev settings' landing folders live under this volume (``ecommerce.landing_*``)
+LANDING_VOLUME = "/Volumes/retail_dev/ecommerce/raw/orders"
+LAYERS = ("bronze", "silver", "gold")
+TERMINAL = {"COMPLETED", "FAILED", "SKIPPED", "STOPPED", "EXCLUDED", "IDLE"}
+
+
+def layer_of(dataset: str) -> str:
+    """bronze_* / silver_* / gold_*; the customer_changes view feeds silver_customers: silver."""
+    prefix = dataset.split("_", 1)[0]
+    return prefix if prefix in LAYERS else "silver"
+
+
+class FlowClock:
+    """Event-log listener recording when each flow started and finished (perf_counter seconds)."""
+
+    def __init__(self) -> None:
+        self.started: dict[str, float] = {}
+        self.finished: dict[str, float] = {}
+        self.dataset: dict[str, str] = {}
+
+    def reset(self) -> None:
+        self.started.clear()
+        self.finished.clear()
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if event.get("event_type") != "flow_progress":
+            return
+        origin = event.get("origin") or {}
+        flow = origin.get("flow_name")
+        if not flow:
+            return
+        status = json.loads(event["details"]).get("flow_progress", {}).get("status")
+        now = time.perf_counter()
+        self.dataset[flow] = origin.get("dataset_name") or flow
+        if status == "RUNNING":
+            self.started.setdefault(flow, now)
+        elif status in TERMINAL:
+            self.finished[flow] = now
+
+    def layer_spans(self) -> dict[str, float]:
+        """Seconds from the first flow of a layer starting to its last flow finishing."""
+        starts: dict[str, list[float]] = defaultdict(list)
+        ends: dict[str, list[float]] = defaultdict(list)
+        for flow, end in self.finished.items():
+            layer = layer_of(self.dataset.get(flow, flow))
+            ends[layer].append(end)
+            starts[layer].append(self.started.get(flow, end))
+        return {layer: max(ends[layer]) - min(starts[layer]) for layer in LAYERS if ends[layer]}
+
+
+@dataclass
+class Run:
+    """One pipeline bound to its own state directory and landing folder, with its flow clock."""
+
+    pipeline: LocalPipeline
+    simulator: Simulator
+    clock: FlowClock
+    updates: list[dict[str, Any]] = field(default_factory=list)
+
+
+def simulator_config(orders_per_batch: int, seed: int = 7) -> SimulatorConfig:
+    """Realistic daily batches; customers scale with orders (about 5 orders per customer per batch)."""
+    return SimulatorConfig(
+        seed=seed,
+        orders_per_batch=orders_per_batch,
+        customers=max(1_000, orders_per_batch // 5),
+        interval="1d",
+        profile="realistic",
+    )
+
+
+def new_run(spark: Any, state: Path, orders_per_batch: int, seed: int = 7) -> Run:
+    clock = FlowClock()
+    pipeline = LocalPipeline(PIPELINE_ROOT, SETTINGS, state=state, spark=spark, listeners=[clock])
+    landing = pipeline.volume_path(LANDING_VOLUME)
+    simulator = Simulator(simulator_config(orders_per_batch, seed), landing, fsync=False)
+    return Run(pipeline, simulator, clock)
+
+
+def run_update(run: Run, orders: int) -> dict[str, Any]:
+    """One triggered update; returns wall time, per-layer spans and per-flow durations and rows."""
+    run.clock.reset()
+    started = time.perf_counter()
+    result = run.pipeline.run()
+    wall = time.perf_counter() - started
+    if not result.succeeded:
+        raise RuntimeError(f"pipeline update {result.update_id} {result.status}: {result.error}")
+    flows = {
+        name: {
+            "target": f.target,
+            "layer": layer_of(f.target),
+            "rows": f.num_output_rows,
+            "upserted": f.num_upserted_rows,
+            "seconds": round(f.duration_s, 3),
+        }
+        for name, f in result.flows.items()
+    }
+    record = {
+        "orders": orders,
+        "seconds": wall,
+        "runner_seconds": result.duration_s,
+        "layer_seconds": run.clock.layer_spans(),
+        "flow_seconds_sum": {
+            layer: sum(f["seconds"] for f in flows.values() if f["layer"] == layer) for layer in LAYERS
+        },
+        "flows": flows,
+    }
+    run.updates.append(record)
+    return record
