@@ -60,6 +60,7 @@ def test_soak(
                 {
                     "batch": k,
                     "update_s": update["seconds"],
+                    "update_cpu_s": update["cpu_seconds"],
                     "streaming_flow_s": sum(flows[f]["seconds"] for f in STREAMING if f in flows),
                     **asdict(resources),
                     "load_1m": os.getloadavg()[0],

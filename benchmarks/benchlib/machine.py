@@ -7,6 +7,7 @@ import platform
 import re
 import subprocess
 from datetime import UTC, datetime
+from functools import cache
 from importlib import metadata
 from typing import Any
 
@@ -22,6 +23,7 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+@cache
 def _java_version() -> str:
     try:
         out = subprocess.run(["java", "-version"], capture_output=True, text=True, timeout=30).stderr

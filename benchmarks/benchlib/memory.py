@@ -26,6 +26,26 @@ def tree_rss_bytes() -> int:
     return total
 
 
+def tree_cpu_seconds() -> float:
+    """User + system CPU seconds used so far by this process and its living descendants.
+
+    On a shared machine wall-clock time stretches with other people's load while CPU seconds mostly
+    do not, so both are recorded. (Python workers are long-lived pyspark daemons, so little CPU is
+    lost with exited children.)
+    """
+    import psutil
+
+    me = psutil.Process()
+    total = 0.0
+    for proc in [me, *me.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        total += times.user + times.system
+    return total
+
+
 def jvm_process() -> Any:
     """The Spark driver JVM (the java child of this process), or None."""
     import psutil

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchlib.memory import tree_cpu_seconds
 from harness.pipeline import LocalPipeline
 from simulator import Simulator, SimulatorConfig
 
@@ -103,9 +104,11 @@ def new_run(spark: Any, state: Path, orders_per_batch: int, seed: int = 7) -> Ru
 def run_update(run: Run, orders: int) -> dict[str, Any]:
     """One triggered update; returns wall time, per-layer spans and per-flow durations and rows."""
     run.clock.reset()
+    cpu = tree_cpu_seconds()
     started = time.perf_counter()
     result = run.pipeline.run()
     wall = time.perf_counter() - started
+    cpu = tree_cpu_seconds() - cpu
     if not result.succeeded:
         raise RuntimeError(f"pipeline update {result.update_id} {result.status}: {result.error}")
     flows = {
@@ -121,6 +124,7 @@ def run_update(run: Run, orders: int) -> dict[str, Any]:
     record = {
         "orders": orders,
         "seconds": wall,
+        "cpu_seconds": cpu,
         "runner_seconds": result.duration_s,
         "layer_seconds": run.clock.layer_spans(),
         "flow_seconds_sum": {
