@@ -71,6 +71,7 @@ def test_batch_k_vs_batch_1(
                     **{f"{layer}_s": update["layer_seconds"].get(layer) for layer in LAYERS},
                     "streaming_flow_s": streaming,
                     "mv_flow_s": sum(f["seconds"] for f in flows.values()) - streaming,
+                    **{f"phase_{k}_s": v for k, v in update["phase_seconds"].items()},
                     "bronze_rows": flows["bronze_orders"]["rows"],
                     "silver_orders_rows": flows["silver_orders"]["rows"],
                     "peak_tree_rss_mb": memory.peak_mb,

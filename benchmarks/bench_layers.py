@@ -65,6 +65,7 @@ def test_layer_throughput(
             span = update["layer_seconds"].get(layer, float("nan"))
             row[f"{layer}_s"] = span
             row[f"{layer}_orders_per_s"] = n / span if span else float("nan")
+        row.update({f"phase_{k}_s": v for k, v in update["phase_seconds"].items()})
         row["peak_tree_rss_mb"] = update["peak_tree_rss_mb"]
         rows.append(row)
         # every flow ran and wrote: bronze holds every landed line, gold has rows

@@ -41,12 +41,20 @@ class FlowClock:
         self.started: dict[str, float] = {}
         self.finished: dict[str, float] = {}
         self.dataset: dict[str, str] = {}
+        #: update_progress state -> when it was first seen in this update
+        self.states: dict[str, float] = {}
 
     def reset(self) -> None:
         self.started.clear()
         self.finished.clear()
+        self.states.clear()
 
     def __call__(self, event: dict[str, Any]) -> None:
+        if event.get("event_type") == "update_progress":
+            state = json.loads(event["details"]).get("update_progress", {}).get("state")
+            if state:
+                self.states.setdefault(state, time.perf_counter())
+            return
         if event.get("event_type") != "flow_progress":
             return
         origin = event.get("origin") or {}
@@ -66,10 +74,34 @@ class FlowClock:
         starts: dict[str, list[float]] = defaultdict(list)
         ends: dict[str, list[float]] = defaultdict(list)
         for flow, end in self.finished.items():
+            if flow not in self.started:
+                continue  # a view's counts are reported once all flows are done: not a flow's own time
             layer = layer_of(self.dataset.get(flow, flow))
             ends[layer].append(end)
-            starts[layer].append(self.started.get(flow, end))
+            starts[layer].append(self.started[flow])
         return {layer: max(ends[layer]) - min(starts[layer]) for layer in LAYERS if ends[layer]}
+
+    def phases(self, started: float, returned: float) -> dict[str, float]:
+        """Where an update's wall time goes: before the flows, the flows, after them.
+
+        ``load_and_graph``: INITIALIZING -> SETTING_UP_TABLES (sources loaded, graph resolved);
+        ``table_setup``: -> RUNNING; ``flows``: first flow start -> last flow end; ``finish``: last flow
+        end -> run() returned (final event-log flush, schema-change check).
+        """
+        s = self.states
+        first = min(self.started.values(), default=returned)
+        last = max((t for f, t in self.finished.items() if f in self.started), default=returned)
+        init = s.get("INITIALIZING", started)
+        tables = s.get("SETTING_UP_TABLES", init)
+        running = s.get("RUNNING", tables)
+        return {
+            "before_initializing": init - started,
+            "load_and_graph": tables - init,
+            "table_setup": running - tables,
+            "running_to_first_flow": first - running,
+            "flows": last - first,
+            "finish": returned - last,
+        }
 
 
 @dataclass
@@ -107,7 +139,8 @@ def run_update(run: Run, orders: int) -> dict[str, Any]:
     cpu = tree_cpu_seconds()
     started = time.perf_counter()
     result = run.pipeline.run()
-    wall = time.perf_counter() - started
+    returned = time.perf_counter()
+    wall = returned - started
     cpu = tree_cpu_seconds() - cpu
     if not result.succeeded:
         raise RuntimeError(f"pipeline update {result.update_id} {result.status}: {result.error}")
@@ -127,6 +160,7 @@ def run_update(run: Run, orders: int) -> dict[str, Any]:
         "cpu_seconds": cpu,
         "runner_seconds": result.duration_s,
         "layer_seconds": run.clock.layer_spans(),
+        "phase_seconds": run.clock.phases(started, returned),
         "flow_seconds_sum": {
             layer: sum(f["seconds"] for f in flows.values() if f["layer"] == layer) for layer in LAYERS
         },
