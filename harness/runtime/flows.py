@@ -13,9 +13,12 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,6 +46,19 @@ from harness.runtime.results import FlowResult
 from harness.runtime.tables import TableStore
 from harness.shim.records import DatasetKind
 
+#: Errors raised inside a harness foreachBatch handler: the harness reports them itself (flow
+#: failure, event log), so Py4J's own ERROR log of the same exception with its traceback is noise.
+_HANDLED_IN_BATCH: deque[BaseException] = deque(maxlen=32)
+
+
+class _DropHandledBatchErrors(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not any(error is handled for handled in _HANDLED_IN_BATCH)
+
+
+logging.getLogger("py4j.clientserver").addFilter(_DropHandledBatchErrors())
+
 
 def checkpoint_dir(root: Path, flow: ResolvedFlow) -> Path:
     return root / flow.target / flow.name
@@ -61,11 +77,14 @@ def harness_dir(checkpoint: Path) -> Path:
 def txn_app_id(checkpoint: Path) -> str:
     """A stable id per checkpoint incarnation: a full refresh (new checkpoint) gets a new id."""
     marker = harness_dir(checkpoint) / "txn_app_id"
-    if marker.is_file():
+    if marker.is_file() and marker.read_text().strip():
         return marker.read_text().strip()
     marker.parent.mkdir(parents=True, exist_ok=True)
     value = str(uuid.uuid4())
-    marker.write_text(value)
+    # atomic: a process killed mid-write must not leave an empty id (every replay would then differ)
+    tmp = marker.with_name(f".{marker.name}.{os.getpid()}.tmp")
+    tmp.write_text(value)
+    os.replace(tmp, marker)
     return value
 
 
@@ -84,9 +103,29 @@ def translate_failure(exc: BaseException, flow: str) -> HarnessError:
         translated = translate_stream_failure(exc)
         if translated is not None:
             return translated
-    text = str(exc)
-    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-    return FlowExecutionError(flow, f"{type(exc).__name__}: {first[:2000]}")
+    return FlowExecutionError(flow, f"{type(exc).__name__}: {_headline(str(exc))[:2000]}")
+
+
+def _headline(text: str) -> str:
+    """The first line of a Spark error, plus the Python error at the bottom of a worker traceback.
+
+    A failing UDF surfaces as a Spark exception whose first line only says the Python worker failed;
+    the cause (``ValueError: bad sku 'X'``) is the last unindented line of the embedded traceback.
+    """
+    lines = text.strip().splitlines()
+    if not lines:
+        return "(no message)"
+    first = lines[0]
+    if "Traceback (most recent call last)" not in text:
+        return first
+    tail = text[text.rindex("Traceback (most recent call last)") :].splitlines()[1:]
+    causes: list[str] = []
+    for line in tail:
+        if not line.strip() or line.startswith("JVM stacktrace"):
+            break  # the Python traceback ends where the JVM's begins
+        if not line[0].isspace():
+            causes.append(line)
+    return f"{first} Caused by: {causes[-1].strip()}" if causes and causes[-1] not in first else first
 
 
 @dataclass
@@ -183,6 +222,7 @@ class FlowExecutor:
                 batch_fn(batch_df, batch_id)
             except BaseException as exc:
                 raised.append(exc)  # Py4J would hand it back as a traceback inside a Java exception
+                _HANDLED_IN_BATCH.append(exc)
                 raise
 
         writer = df.writeStream.foreachBatch(guarded_batch).option("checkpointLocation", str(checkpoint))

@@ -244,6 +244,17 @@ FAILING = """
     @dlt.table
     def independent():
         return spark.range(4)
+
+    def _checked(v):
+        if not v.isdigit():
+            raise ValueError(f"bad value {v!r}")
+        return int(v)
+
+    @dlt.table
+    def udf_parsed():
+        from pyspark.sql import functions as F
+
+        return spark.read.table("rt_fail_src.vals").select(F.udf(_checked, "int")("v").alias("v"))
 """
 
 
@@ -273,13 +284,19 @@ def test_failed_flow_fails_the_update_and_independent_flows_finish(failing: dict
         "stream_parsed": "FAILED",
         "downstream": "SKIPPED",
         "independent": "COMPLETED",
+        "udf_parsed": "FAILED",
     }
     assert second.flows["independent"].num_output_rows == 4
-    assert set(second.failed_flows) == {"parsed", "stream_parsed"}
+    assert set(second.failed_flows) == {"parsed", "stream_parsed", "udf_parsed"}
     progress = events(failing["pipeline"], second, "update_progress")
     assert progress[-1]["details"]["state"] == "FAILED" and progress[-1]["level"] == "ERROR"
     terminal = flow_terminal(failing["pipeline"], second, "parsed")
     assert terminal["details"]["status"] == "FAILED" and terminal["error"]["exceptions"]
+
+
+def test_a_failing_udf_reports_the_python_error_not_only_the_worker_failure(failing: dict[str, Any]) -> None:
+    error = failing["second"].flows["udf_parsed"].error
+    assert "ValueError: bad value 'x'" in error, error
 
 
 def test_failed_flows_leave_no_half_written_table(spark: Any, failing: dict[str, Any]) -> None:
