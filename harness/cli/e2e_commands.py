@@ -29,6 +29,10 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     e2e.add_argument("--batches", type=int, default=defaults.batches)
     e2e.add_argument("--orders-per-batch", type=int, default=defaults.orders_per_batch)
     e2e.add_argument("--seed", type=int, default=defaults.seed)
+    e2e.add_argument("--customers", type=int, default=defaults.customers, help="size of the customer base")
+    e2e.add_argument(
+        "--interval", default=defaults.interval, help="simulated time between batches (90s, 6h, 1d, 1w)"
+    )
     e2e.add_argument("--profile", default=defaults.profile, choices=["clean", "realistic", "hostile"])
     e2e.add_argument(
         "--schema-drift-at",
@@ -52,6 +56,8 @@ def e2e_command(args: argparse.Namespace) -> int:
         batches=args.batches,
         orders_per_batch=args.orders_per_batch,
         seed=args.seed,
+        customers=args.customers,
+        interval=args.interval,
         profile=args.profile,
         schema_drift_at=args.schema_drift_at or None,
         master=args.master,

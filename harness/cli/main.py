@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "simulator.cli",
     "harness.postgres.cli",
     "harness.cli.export_commands",
+    "harness.cli.e2e_commands",
 )
 
 

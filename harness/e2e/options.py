@@ -23,6 +23,10 @@ class E2EOptions:
     batches: int = 3
     orders_per_batch: int = 300
     seed: int = 42
+    #: a small customer base and weekly batches, so customers repeat (cohorts, retention, LTV) and the
+    #: change feed gives the SCD2 dimension several versions and a delete within three batches
+    customers: int = 1000
+    interval: str = "7d"
     profile: str = "realistic"
     schema_drift_at: int | None = 2
     master: str | None = None
