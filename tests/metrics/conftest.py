@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from metrics_helpers import BATCHES, PipelineRun, land, write_pipeline
+from metrics_helpers import BATCHES, PipelineRun, Staged, land, write_pipeline
 
 from harness.postgres import PostgresInfo, provide_postgres
 from harness.state import StateLayout
@@ -51,6 +51,12 @@ def metrics_run(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Pipelin
         assert result.succeeded, result.error
         results.append(result)
     return PipelineRun(pipeline, results, state)
+
+
+@pytest.fixture(scope="session")
+def staged(metrics_run: PipelineRun) -> Staged:
+    """The session pipeline's metrics staged once (Delta), shared by every export test."""
+    return Staged(metrics_run)
 
 
 @pytest.fixture(scope="session")

@@ -14,11 +14,13 @@ import os
 import textwrap
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from harness.postgres import PostgresInfo
 from harness.state import StateLayout
+from pipeline.metrics.config import CostSettings, RetryPolicy, SlaSettings
 
 LANDING = "/Volumes/main/raw/landing/orders"
 
@@ -188,3 +190,62 @@ def staging_for(run: PipelineRun, name: str) -> Any:
     from pipeline.metrics.staging import MetricsStaging
 
     return MetricsStaging(run.pipeline.spark, root=str(Path(run.state.root) / "metrics-tests" / name))
+
+
+# --- shared staging of the session pipeline's metrics (see conftest.py `staged`) -------------------
+
+NOW = datetime(2026, 1, 2, 12, 0, tzinfo=UTC)
+COST = CostSettings(dbu_per_core_hour=0.75, usd_per_dbu=0.55)
+SLA = SlaSettings(
+    freshness_minutes={"orders_silver": 60.0, "orders_bronze": 180.0},
+    max_update_duration_minutes=30.0,
+    event_time_columns={"orders_bronze": "order_timestamp"},
+)
+FAST_RETRY = RetryPolicy(max_attempts=3, initial_wait_s=0.05, max_wait_s=0.2, jitter_s=0.05)
+METRIC_TABLES = ("pipeline_updates", "flow_metrics", "quality_metrics", "lineage_edges", "sla_status")
+
+
+class Staged:
+    """The session pipeline's metrics staged once in Delta; ``since(seq)`` is an exporter's input."""
+
+    def __init__(self, run: PipelineRun) -> None:
+        self.run = run
+        self.staging = staging_for(run, "shared")
+        tables = {name: run.pipeline.table(name) for name in SLA.freshness_minutes}
+        self.added = self.staging.stage(
+            run.pipeline.event_log(),
+            pipeline_id=run.pipeline_id,
+            cost=COST,
+            sla=SLA,
+            now=NOW,
+            cores=2,
+            tables=tables,
+        )
+        self.rows = self.staging.rows_since(run.pipeline_id, 0)
+
+    def since(self, seq: int) -> dict[str, list[dict[str, Any]]]:
+        return {t: [r for r in rs if int(r["update_seq"]) > seq] for t, rs in self.rows.items()}
+
+    @property
+    def newest_seq(self) -> int:
+        return max(int(u["update_seq"]) for u in self.rows["pipeline_updates"])
+
+    def natural_keys(self) -> dict[str, set[tuple[Any, ...]]]:
+        """table -> the natural keys PostgreSQL must hold after a complete export (one row each)."""
+        from pipeline.metrics.pipeline_metrics import NATURAL_KEYS
+
+        return {t: {tuple(r[c] for c in NATURAL_KEYS[t]) for r in self.rows[t]} for t in METRIC_TABLES}
+
+
+def assert_exported_once(info: PostgresInfo, schema: str, staged: Staged) -> None:
+    """PostgreSQL holds exactly the staged rows (by natural key, no duplicates, no extras), the
+    watermark is the newest staged update, and no dead letter is pending."""
+    from pipeline.metrics.pipeline_metrics import NATURAL_KEYS
+
+    expected = staged.natural_keys()
+    for table in METRIC_TABLES:
+        keys = query(info, f'SELECT {", ".join(NATURAL_KEYS[table])} FROM "{schema}".{table}')
+        assert len(keys) == len(set(keys)), f"{table}: duplicate rows"
+        assert set(keys) == expected[table], table
+    assert query(info, f'SELECT last_seq FROM "{schema}".export_watermarks') == [(staged.newest_seq,)]
+    assert query(info, f'SELECT count(*) FROM "{schema}".dead_letters WHERE redriven_at IS NULL') == [(0,)]

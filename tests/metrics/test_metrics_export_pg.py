@@ -8,58 +8,33 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg2
 import pytest
-from metrics_helpers import PipelineRun, drop_schema, flows_from_log, query, staging_for, table_counts
+from metrics_helpers import (
+    COST,
+    FAST_RETRY,
+    NOW,
+    SLA,
+    PipelineRun,
+    Staged,
+    drop_schema,
+    flows_from_log,
+    query,
+    table_counts,
+)
 
 from harness.postgres import PostgresInfo, provide_postgres
 from harness.postgres.local import stop_local
 from harness.postgres.local_files import LocalPaths
 from harness.state import StateLayout
-from pipeline.metrics.config import CostSettings, RetryPolicy, SlaSettings
 from pipeline.metrics.errors import MigrationError
 from pipeline.metrics.migrate import applied_versions, apply_migrations, load_migrations
 from pipeline.metrics.postgres_export import Batch, PostgresExporter, is_transient
 
 pytestmark = [pytest.mark.spark, pytest.mark.postgres]
-
-NOW = datetime(2026, 1, 2, 12, 0, tzinfo=UTC)
-COST = CostSettings(dbu_per_core_hour=0.75, usd_per_dbu=0.55)
-SLA = SlaSettings(
-    freshness_minutes={"orders_silver": 60.0, "orders_bronze": 180.0},
-    max_update_duration_minutes=30.0,
-    event_time_columns={"orders_bronze": "order_timestamp"},
-)
-FAST_RETRY = RetryPolicy(max_attempts=3, initial_wait_s=0.05, max_wait_s=0.2, jitter_s=0.05)
-
-
-class Staged:
-    def __init__(self, run: PipelineRun) -> None:
-        self.run = run
-        self.staging = staging_for(run, "shared")
-        tables = {name: run.pipeline.table(name) for name in SLA.freshness_minutes}
-        self.added = self.staging.stage(
-            run.pipeline.event_log(),
-            pipeline_id=run.pipeline_id,
-            cost=COST,
-            sla=SLA,
-            now=NOW,
-            cores=2,
-            tables=tables,
-        )
-        self.rows = self.staging.rows_since(run.pipeline_id, 0)
-
-    def since(self, seq: int) -> dict[str, list[dict[str, Any]]]:
-        return {t: [r for r in rs if int(r["update_seq"]) > seq] for t, rs in self.rows.items()}
-
-
-@pytest.fixture(scope="module")
-def staged(metrics_run: PipelineRun) -> Staged:
-    return Staged(metrics_run)
 
 
 def exporter(info: PostgresInfo, schema: str, tmp: Path, **kwargs: Any) -> PostgresExporter:
