@@ -474,7 +474,10 @@ def freshness_rows(tables: Mapping[str, Any], sla: SlaSettings, now: datetime) -
     out = []
     for table, df in sorted(tables.items()):
         column = _event_time_column(df, sla.event_time_columns.get(table))
-        newest = df.selectExpr(f"max(`{column}`) AS t").first()["t"] if column else None
+        # try_cast: bronze tables keep event times as delivered (STRING); max() of strings is no time
+        newest = (
+            df.selectExpr(f"max(try_cast(`{column}` AS TIMESTAMP)) AS t").first()["t"] if column else None
+        )
         if newest is not None and not isinstance(newest, datetime):  # a DATE column
             newest = datetime(newest.year, newest.month, newest.day)
         if newest is not None and newest.tzinfo is None and now.tzinfo is not None:
