@@ -137,6 +137,4 @@ def _save(
             ],
         ),
     )
-    if partial:
-        results.write()
     return figures

@@ -85,6 +85,7 @@ class ResultsBook:
             "notes": section.notes,
             "machine": machine_info(),
         }
+        self.write()  # at once: an interrupted run keeps what it measured
 
     def write(self) -> Path | None:
         if not self.sections:
