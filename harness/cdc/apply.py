@@ -11,6 +11,7 @@ from harness.cdc.scd1 import apply_scd1
 from harness.cdc.scd2 import apply_scd2
 from harness.cdc.sql import ensure_table
 from harness.cdc.state import commit_batch, committed_batch
+from harness.runtime.crashpoints import crash_point
 from harness.shim.records import CdcFlowDef
 
 
@@ -38,5 +39,6 @@ def apply_changes_batch(
         metrics = apply_scd1(spark, events, plan, target, counts.truncates > 0).metrics(counts.rows)
     else:
         metrics = apply_scd2(spark, events, plan, target).metrics(counts.rows)
+    crash_point(f"cdc_after_apply:{spec.name}")  # merged into the target, the batch not recorded yet
     commit_batch(target.state_path, spec.name, batch_id, metrics)
     return metrics

@@ -139,10 +139,22 @@ def export_after_run(pipeline: Any, config_path: str | None) -> None:
     if not config.export.enabled:
         return
     from harness.errors import HarnessError
+    from harness.runtime.crashpoints import crash_point
+
+    def committed(batch: Any) -> None:
+        crash_point("export:after_batch")  # one batch in PostgreSQL, the next not yet
 
     try:
         with export_connection(pipeline.layout, config) as connect:
-            staged, report = export_local(pipeline, config, connect)
+
+            def connect_after_staging() -> Any:
+                crash_point("export:after_staging")  # metrics staged in Delta, PostgreSQL not written
+                return connect()
+
+            crash_point("export:before")  # the update is done, nothing of it staged or exported
+            staged, report = export_local(
+                pipeline, config, connect_after_staging, on_batch_committed=committed
+            )
     except (HarnessError, MetricsError) as exc:  # e.g. no PostgreSQL at all: the run itself succeeded
         print(f"Warning: no metrics export: {exc}", file=sys.stderr)
         return

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from harness.runtime.crashpoints import crash_point
 from harness.shim.records import EventHookDef
 
 log = logging.getLogger(__name__)
@@ -236,7 +237,9 @@ class EventLog:
             # Write-ahead: the journal never lags the table, so sequence numbers stay unique even if
             # the process dies between the two writes (a gap is harmless, a repeat is not).
             self._write_journal(last_seq=max(r["sequence"]["data_plane_id"]["seq_no"] for r in rows))
+            crash_point("event_log:after_journal")
             self._frame(rows).write.format("delta").mode("append").save(self.path)
+            crash_point("event_log:after_append")
             return len(rows)
 
     def _frame(self, rows: list[dict[str, Any]]) -> Any:

@@ -35,6 +35,7 @@ from harness.errors import (
 from harness.graph.builder import is_dataframe
 from harness.graph.model import PipelineGraph, ResolvedDataset, ResolvedFlow
 from harness.runtime.context import EvaluationFrame, evaluating, resolving_with
+from harness.runtime.delta_txn import committed_since, latest_version, local_table_path
 from harness.runtime.expectations import (
     AppliedExpectations,
     ExpectationResult,
@@ -286,7 +287,9 @@ class FlowExecutor:
 
         def batch_fn(batch_df: Any, batch_id: int) -> None:
             applied = AppliedExpectations(batch_df, rules, dataset.name, flow.name, self.null_passes)
-            write(applied.df, batch_id)
+            if write(applied.df, batch_id) is False:
+                # a replay Delta skipped (the crashed update wrote it): no query ran, nothing to count
+                return
             counts = applied.result()
             with lock:
                 totals["counts"] = totals["counts"].plus(counts)
@@ -316,13 +319,7 @@ class FlowExecutor:
             options = dict(definition.sink_options)
             if "path" in options:
                 path = self.resolver.map_path(options["path"])
-                return lambda df, batch_id: (
-                    df.write.format("delta")
-                    .mode("append")
-                    .option("txnAppId", app_id)
-                    .option("txnVersion", batch_id)
-                    .save(path)
-                )
+                return lambda df, batch_id: _append_to_path(df, path, app_id, batch_id)
             if "tableName" in options:
                 database, table = self.resolver.names.local_table(options["tableName"])
                 self.store.ensure_database(database)
@@ -348,8 +345,8 @@ class FlowExecutor:
         applied = AppliedExpectations(
             df, self._rules(flow, dataset), dataset.name, flow.name, self.null_passes
         )
-        self._sink_writer(dataset, txn_app_id(checkpoint))(applied.df, 0)
-        self._record_expectations(result, applied.result())
+        if self._sink_writer(dataset, txn_app_id(checkpoint))(applied.df, 0) is not False:
+            self._record_expectations(result, applied.result())
         self._collect_views(flow, [])
         marker.write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         result.num_batches = 1
@@ -428,15 +425,27 @@ def flow_spark_conf(spark: Any, flow: ResolvedFlow) -> Iterator[None]:
                 spark.conf.set(key, value)
 
 
-def _append_to_table(df: Any, name: str, app_id: str, batch_id: int) -> None:
-    """Append to a Delta table by name, creating it first when missing.
+def _append_to_path(df: Any, path: str, app_id: str, batch_id: int) -> bool:
+    """Append to a Delta path; False when Delta skipped the write as a replay (see delta_txn)."""
+    before = latest_version(path)
+    df.write.format("delta").mode("append").option("txnAppId", app_id).option("txnVersion", batch_id).save(
+        path
+    )
+    return committed_since(path, before, app_id, batch_id)
+
+
+def _append_to_table(df: Any, name: str, app_id: str, batch_id: int) -> bool:
+    """Append to a Delta table by name, creating it first when missing; False when skipped as a replay.
 
     Spark 4.1 fills an `Observation` on the written frame with an empty row when saveAsTable has to
     create the table (CTAS), and `Observation.get` then fails: so the table is created empty first
     and the rows are always appended to an existing table.
     """
-    if not df.sparkSession.catalog.tableExists(name):
-        df.sparkSession.createDataFrame([], df.schema).write.format("delta").saveAsTable(name)
+    spark = df.sparkSession
+    if not spark.catalog.tableExists(name):
+        spark.createDataFrame([], df.schema).write.format("delta").saveAsTable(name)
+    location = spark.sql(f"DESCRIBE DETAIL {name}").first()["location"]
+    before = latest_version(local_table_path(location))
     (
         df.write.format("delta")
         .mode("append")
@@ -444,6 +453,7 @@ def _append_to_table(df: Any, name: str, app_id: str, batch_id: int) -> None:
         .option("txnVersion", batch_id)
         .saveAsTable(name)
     )
+    return committed_since(local_table_path(location), before, app_id, batch_id)
 
 
 def _record_cloud_files_counts(result: FlowResult, progresses: list[Any]) -> None:

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import DefinitionError
+from harness.runtime.crashpoints import crash_point
+from harness.runtime.delta_txn import committed_since, latest_version
 from harness.settings.naming import quote_identifier
 from harness.shim.records import DatasetDef
 
@@ -150,7 +152,9 @@ class TableStore:
         if dataset.partition_cols:
             writer = writer.partitionBy(*dataset.partition_cols)
         first = not delta_table_exists(location.path)
+        crash_point(f"before_replace:{location.key}")
         writer.save(location.path)
+        crash_point(f"after_replace:{location.key}")
         if first and (dataset.comment or dataset.table_properties):
             self._apply_metadata(location, dataset)
         if dataset.cluster_by:
@@ -174,8 +178,13 @@ class TableStore:
             columns = ", ".join(f"`{c}`" for c in dataset.cluster_by)
             self.spark.sql(f"ALTER TABLE {target} CLUSTER BY ({columns})")
 
-    def append(self, location: TableLocation, df: Any, txn_app_id: str, txn_version: int) -> None:
-        """Append one micro-batch; a replay of the same (app id, version) after a crash is skipped by Delta."""
+    def append(self, location: TableLocation, df: Any, txn_app_id: str, txn_version: int) -> bool:
+        """Append one micro-batch; a replay of the same (app id, version) after a crash is skipped by Delta.
+
+        Returns False when Delta skipped it (the query did not run: see harness/runtime/delta_txn.py).
+        """
+        crash_point(f"before_append:{location.key}")
+        before = latest_version(location.path)
         (
             df.write.format("delta")
             .mode("append")
@@ -184,6 +193,9 @@ class TableStore:
             .option("txnVersion", txn_version)
             .save(location.path)
         )
+        # committed to Delta, not yet to the stream's checkpoint: the replay must be skipped
+        crash_point(f"after_append:{location.key}")
+        return committed_since(location.path, before, txn_app_id, txn_version)
 
     def truncate(self, location: TableLocation, schema: Any) -> None:
         """Full refresh of a streaming table: empty it (one commit) with its current definition's schema."""
