@@ -40,6 +40,11 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
         default=defaults.schema_drift_at,
         help="batch of the schema drift (0: none)",
     )
+    e2e.add_argument(
+        "--driver-memory",
+        default=defaults.driver_memory,
+        help="JVM heap of the Spark driver (default %(default)s; HARNESS_DRIVER_MEMORY overrides)",
+    )
     e2e.add_argument("--master", help="Spark master (spark://...) or Spark Connect remote (sc://...)")
     e2e.add_argument("--pipeline-root", type=Path, default=defaults.pipeline_root)
     e2e.add_argument("--settings", type=Path, default=defaults.settings)
@@ -61,6 +66,7 @@ def e2e_command(args: argparse.Namespace) -> int:
         profile=args.profile,
         schema_drift_at=args.schema_drift_at or None,
         master=args.master,
+        driver_memory=args.driver_memory,
         pipeline_root=args.pipeline_root.resolve(),
         settings=args.settings.resolve(),
         environment_config=args.environment_config.resolve(),

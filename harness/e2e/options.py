@@ -30,6 +30,8 @@ class E2EOptions:
     profile: str = "realistic"
     schema_drift_at: int | None = 2
     master: str | None = None
+    #: the JVM heap of the e2e's driver: the default sizes need far less than the harness's 3g default
+    driver_memory: str = "1g"
     pipeline_root: Path = REPO_ROOT / "pipeline"
     settings: Path = REPO_ROOT / "pipeline" / "configurations" / "settings" / "dev.json"
     environment_config: Path = REPO_ROOT / "pipeline" / "configurations" / "dev_config.json"

@@ -33,9 +33,13 @@ def postgres(options: E2EOptions, log: StepLog) -> Iterator[Any]:
 
 def local_pipeline(options: E2EOptions) -> Any:
     """The reference pipeline on one SparkSession, with its own state directory."""
+    import os
+
     from harness.cli.progress import ProgressPrinter
     from harness.pipeline import LocalPipeline
+    from harness.spark.session import DRIVER_MEMORY_ENV
 
+    os.environ.setdefault(DRIVER_MEMORY_ENV, options.driver_memory)  # an explicit env setting wins
     return LocalPipeline(
         options.pipeline_root,
         options.settings,

@@ -48,8 +48,19 @@ class StepLog:
             self.say(f"{name}: {record.status} in {record.seconds:.1f}s")
 
 
+def _proportional_size(process: Any) -> int:
+    try:
+        return int(process.memory_full_info().pss)
+    except (AttributeError, OSError):  # no PSS on this platform or no access: resident size
+        return int(process.memory_info().rss)
+
+
 class PeakMemory:
-    """Samples the resident memory of this process and its children (the JVM) every 0.5 s."""
+    """Samples the memory of this process and its children (the JVM, Python workers) every 0.5 s.
+
+    Proportional set size (PSS) where the kernel provides it: shared pages (PostgreSQL's shared
+    buffers, mapped jars) count once across processes, where summing RSS would count them per process.
+    """
 
     def __init__(self, interval: float = 0.5) -> None:
         self.interval = interval
@@ -61,10 +72,10 @@ class PeakMemory:
         import psutil
 
         me = psutil.Process()
-        total = me.memory_info().rss
-        for child in me.children(recursive=True):
+        total = 0
+        for process in [me, *me.children(recursive=True)]:
             try:
-                total += child.memory_info().rss
+                total += _proportional_size(process)
             except psutil.Error:
                 continue
         return total
