@@ -333,7 +333,7 @@ def _monitoring(raw: Mapping[str, Any]) -> Any:
     try:
         return MonitoringSettings.from_config(raw)
     except AlertConfigError as exc:
-        raise MetricsConfigError(exc.key, exc.value, exc.message) from exc
+        raise MetricsConfigError(exc.key, exc.value, exc.reason) from exc
 
 
 def load_metrics_config(path: str | os.PathLike[str]) -> MetricsConfig:

@@ -100,10 +100,10 @@ class AlertSettings:
         for key, kind, low in (
             ("revenue_zscore_threshold", float, 0.0),
             ("performance_degradation_factor", float, 1.0),
-            ("baseline_runs", int, 1),
-            ("min_baseline_runs", int, 1),
-            ("anomaly_window_days", int, 1),
-            ("min_anomaly_history_days", int, 1),
+            ("baseline_runs", int, 0),
+            ("min_baseline_runs", int, 0),
+            ("anomaly_window_days", int, 0),
+            ("min_anomaly_history_days", int, 0),
         ):
             if key not in alerts:
                 continue

@@ -26,7 +26,9 @@ class AlertConfigError(MonitoringError):
     """Raised when the ``alerts`` / ``quality`` / ``sla`` configuration has a missing key or a bad value."""
 
     def __init__(self, key: str, value: Any, reason: str) -> None:
-        super().__init__(f"Invalid monitoring setting {key}={value!r}: {reason}", key=key, value=value)
+        super().__init__(
+            f"Invalid monitoring setting {key}={value!r}: {reason}", key=key, value=value, reason=reason
+        )
 
 
 class NotificationError(MonitoringError):
