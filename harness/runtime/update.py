@@ -24,6 +24,7 @@ from harness.errors import HarnessError, NewColumnsDetectedError
 from harness.graph.builder import GraphBuilder
 from harness.graph.model import PipelineGraph, ResolvedDataset
 from harness.graph.names import PipelineNames
+from harness.runtime.crashpoints import crash_point
 from harness.runtime.event_log import EventLog, error_details
 from harness.runtime.expectations import null_passes
 from harness.runtime.flows import FlowExecutor, cdc_state_dir, checkpoint_dir
@@ -142,14 +143,23 @@ class UpdateRunner:
         return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.rt.settings.pipeline_id}/{flow}"))
 
     def _close_crashed_updates(self) -> None:
-        """An update that never reached a terminal state was killed: record it as FAILED now."""
-        if not delta_table_exists(self.rt.event_log_path):
-            return
+        """An update that never reached a terminal state was killed: record it as FAILED now.
+
+        The journal lists updates that started and were not closed. One killed before its first
+        event-log commit is closed too (the table may not exist yet); one killed after its terminal
+        event was committed but before the journal was updated is only removed from the journal.
+        """
+        exists = delta_table_exists(self.rt.event_log_path)
         journal = self.events.read_journal()
         if journal is not None:
-            for update_id in journal.get("open_updates", []):
-                self._close_crashed(update_id)
+            open_updates = list(journal.get("open_updates", []))
+            finished = self._terminal_updates(open_updates) if exists and open_updates else set()
+            for update_id in open_updates:
+                if update_id not in finished:
+                    self._close_crashed(update_id)
                 self.events.close_update(update_id)
+            return
+        if not exists:
             return
         rows = (
             self.rt.spark.read.format("delta")
@@ -171,6 +181,26 @@ class UpdateRunner:
         for update_id in started:
             if update_id not in finished:
                 self._close_crashed(update_id)
+
+    def _terminal_updates(self, update_ids: list[str]) -> set[str]:
+        """Those of ``update_ids`` whose terminal state is already in the event log."""
+        from pyspark.sql import functions as F
+
+        rows = (
+            self.rt.spark.read.format("delta")
+            .load(self.rt.event_log_path)
+            .where(F.col("event_type") == "update_progress")
+            .where(F.col("origin.update_id").isin(update_ids))
+            .where(
+                F.get_json_object("details", "$.update_progress.state").isin(
+                    "COMPLETED", "FAILED", "CANCELED"
+                )
+            )
+            .select("origin.update_id")
+            .distinct()
+            .collect()
+        )
+        return {row[0] for row in rows}
 
     def _close_crashed(self, update_id: str) -> None:
         """Record an update that never reached a terminal state (its process was killed) as FAILED."""
@@ -569,6 +599,7 @@ class UpdateRunner:
         self.events.drain_hooks()
         self.events.stop_background_flush()
         self.events.flush()
+        crash_point("update:before_close")  # terminal event committed, journal still lists the update
         self.events.close_update(self.update_id)
         self.events.close()
         self._publish_event_log()
