@@ -43,3 +43,20 @@ def pg_schema(pg_conn: Any) -> Iterator[str]:
     pg_conn.rollback()
     with pg_conn, pg_conn.cursor() as cur:
         cur.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+@pytest.fixture(scope="session")
+def reference_run(
+    spark: Any, monitoring_pg: PostgresInfo, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
+    """A small real run of the reference pipeline, exported with alerting on (tests/monitoring/reference_run.py)."""
+    from reference_run import reference_run as run
+
+    with run(spark, monitoring_pg, tmp_path_factory.mktemp("reference-run") / "state") as result:
+        yield result
+    conn = monitoring_pg.connect()
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(f'DROP SCHEMA IF EXISTS "{result.schema}" CASCADE')
+    finally:
+        conn.close()
