@@ -91,3 +91,36 @@ def test_pipeline_runs_on_a_standalone_cluster(tmp_path: Path) -> None:
     assert [result["dropped0"], result["dropped1"]] == [3, 3]
     # positives 1..7: odd ids paid (1+3+5+7=16), even created (2+4+6=12), twice
     assert result["gold"] == {"paid": [32.0, 8], "created": [24.0, 6]}
+
+
+def test_e2e_job_reconciles_on_a_standalone_cluster(tmp_path: Path) -> None:
+    """`harness e2e --master spark://...`: the main job, executors on two workers, same reconciliation."""
+    state = tmp_path / "e2e"
+    with standalone_cluster(tmp_path / "cluster", workers=2) as cluster:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "harness.cli.main",
+                "e2e",
+                "--state",
+                str(state),
+                "--master",
+                cluster.master_url,
+                "--batches",
+                "2",
+                "--orders-per-batch",
+                "200",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            env=dict(os.environ, HARNESS_DRIVER_MEMORY="1g"),
+        )
+    assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-3000:])
+    summary = json.loads((state / "report" / "summary.json").read_text())
+    assert summary["status"] == "PASSED"
+    assert summary["mismatches"] == []
+    assert summary["checks"]["tables = simulator manifest"] > 50
+    assert summary["options"]["master"] == cluster.master_url
+    assert [u["status"] for u in summary["updates"]][-1] == "COMPLETED"
