@@ -84,8 +84,10 @@ class FlowClock:
     def phases(self, started: float, returned: float) -> dict[str, float]:
         """Where an update's wall time goes: before the flows, the flows, after them.
 
-        ``load_and_graph``: INITIALIZING -> SETTING_UP_TABLES (sources loaded, graph resolved);
-        ``table_setup``: -> RUNNING; ``flows``: first flow start -> last flow end; ``finish``: last flow
+        ``load_and_graph``: INITIALIZING -> SETTING_UP_TABLES (configuration applied, sources loaded);
+        ``table_setup``: SETTING_UP_TABLES -> RUNNING, i.e. graph analysis (every dataset function
+        evaluated for its schema; on a fresh state Auto Loader infers the landing schema here) and
+        creating / registering the tables; ``flows``: first flow start -> last flow end; ``finish``: last flow
         end -> run() returned (final event-log flush, schema-change check).
         """
         s = self.states
