@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from bad_input_corpus import UNPARSEABLE, Kind, corpus, event, line, write_corpus
-from conftest import PIPELINE_ROOT, SETTINGS_DIR
+from pipeline_paths import PIPELINE_ROOT, SETTINGS_DIR
 
 from harness.pipeline import LocalPipeline
 from harness.reconcile import reconcile

@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 import pytest
-from conftest import REPO_ROOT
+from pipeline_paths import REPO_ROOT
 
 from pipeline.utils.data_quality import (
     CUSTOMER_RULES,

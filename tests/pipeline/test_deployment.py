@@ -7,7 +7,6 @@ import copy
 from pathlib import Path
 
 import pytest
-from conftest import PIPELINE_ROOT, REPO_ROOT
 from deploy_checks import (
     JOB_KEY,
     PIPELINE_KEY,
@@ -20,6 +19,7 @@ from deploy_checks import (
     resolve_target,
     typed_resources,
 )
+from pipeline_paths import PIPELINE_ROOT, REPO_ROOT
 
 pytestmark = pytest.mark.unit
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PIPELINE_ROOT, SETTINGS_DIR
+from pipeline_paths import PIPELINE_ROOT, SETTINGS_DIR
 
 from harness.pipeline import LocalPipeline
 from harness.reconcile import gold_snapshot, reconcile, snapshot_differences
