@@ -160,12 +160,17 @@ def write_report(options: E2EOptions, outcome: Any, pipeline: Any) -> Path:
                 if not isinstance(v, dict | list)
             ]
         ),
+        "<h2>Alerts</h2>",
+        f"<p>{len(outcome.export.get('alerts', []))} alert(s) recorded in PostgreSQL; "
+        f"{len(outcome.export.get('mails_caught', []))} e-mail(s) caught by the local mail catcher.</p>",
+        _table(outcome.export.get("alerts", [])),
         "<h2>Charts</h2>",
     ]
     for title, path in charts:
         if path.name:
+            source = path.relative_to(folder).as_posix() if path.is_relative_to(folder) else path.name
             parts.append(
-                f"<h3>{html.escape(title)}</h3><img src='{html.escape(path.name)}' alt='{html.escape(title)}'>"
+                f"<h3>{html.escape(title)}</h3><img src='{html.escape(source)}' alt='{html.escape(title)}'>"
             )
         else:
             parts.append(f"<p><em>{html.escape(title)}</em></p>")

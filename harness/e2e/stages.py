@@ -110,26 +110,60 @@ def quality(options: E2EOptions, pipeline: Any) -> dict[str, Any]:
     }
 
 
+@contextmanager
+def local_mail_catcher(config: Any) -> Iterator[Any]:
+    """Catch the configuration's e-mail alerts when they go to this machine (dev: localhost:1025).
+
+    A developer's laptop usually runs a mail catcher on that port; the e2e brings its own, so alerts
+    are delivered (and listed in the report) rather than failing against a server that is not there.
+    Yields None when e-mail goes elsewhere or the port is taken (then that server receives them).
+    """
+    from harness.local_receivers import smtp_server
+
+    email = getattr(getattr(config.monitoring, "notifications", None), "email", None)
+    if email is None or email.smtp_host not in ("localhost", "127.0.0.1") or email.username:
+        yield None
+        return
+    try:
+        context = smtp_server(port=email.smtp_port)
+        catcher = context.__enter__()
+    except OSError:  # the port is in use: a real mail catcher is running
+        yield None
+        return
+    try:
+        yield catcher
+    finally:
+        context.__exit__(None, None, None)
+
+
 def export(options: E2EOptions, pipeline: Any, pg: Any) -> dict[str, Any]:
-    """Export the run's metrics (twice: the second must add nothing), GX results and gold KPIs."""
-    from harness.metrics_export import export_local
+    """Export the run's metrics (twice: the second must add nothing), GX results and gold KPIs.
+
+    Alerts are evaluated after each export (`export_local`) and once more after the gold KPIs are
+    written, so the revenue and order-count anomaly rules see this run's days.
+    """
+    from harness.metrics_export import evaluate_alerts_local, export_local
     from pipeline.metrics.config import load_metrics_config
     from pipeline.monitoring.exports import gold_kpi_rows, write_gold_kpis, write_quality_results
 
     config = load_metrics_config(options.environment_config)
-    staged, first = export_local(pipeline, config, pg.connect)
-    _, second = export_local(pipeline, config, pg.connect)
-    pipeline_id = pipeline.settings.pipeline_id
-    schema = config.export.schema
-    conn = pg.connect()
-    try:
-        quality_rows = [row for run in getattr(pipeline, "_e2e_quality_runs", []) for row in run.rows]
-        gx_written = write_quality_results(conn, pipeline_id, quality_rows, schema=schema)
-        kpis_written = write_gold_kpis(
-            conn, pipeline_id, gold_kpi_rows(pipeline.spark, _namespace(pipeline)), schema=schema
-        )
-    finally:
-        conn.close()
+    with local_mail_catcher(config) as catcher:
+        staged, first = export_local(pipeline, config, pg.connect)
+        _, second = export_local(pipeline, config, pg.connect)
+        pipeline_id = pipeline.settings.pipeline_id
+        schema = config.export.schema
+        conn = pg.connect()
+        try:
+            quality_rows = [row for run in getattr(pipeline, "_e2e_quality_runs", []) for row in run.rows]
+            gx_written = write_quality_results(conn, pipeline_id, quality_rows, schema=schema)
+            kpis_written = write_gold_kpis(
+                conn, pipeline_id, gold_kpi_rows(pipeline.spark, _namespace(pipeline)), schema=schema
+            )
+        finally:
+            conn.close()
+        evaluate_alerts_local(pipeline, config, pg.connect)
+        alerts = _recorded_alerts(pg, schema, pipeline_id)
+        mails = [m.message["Subject"] for m in catcher.mails] if catcher is not None else []
     return {
         "pipeline_id": pipeline_id,
         "schema": schema,
@@ -144,7 +178,30 @@ def export(options: E2EOptions, pipeline: Any, pg: Any) -> dict[str, Any]:
         "gx_rows": gx_written,
         "kpi_rows": kpis_written,
         "inserted_by_table": dict(first.inserted),
+        "alerts": alerts,
+        "mails_caught": mails,
     }
+
+
+def _recorded_alerts(pg: Any, schema: str, pipeline_id: str) -> list[dict[str, Any]]:
+    """The alerts PostgreSQL recorded for this pipeline (rule, subject, value, threshold), for the report."""
+    from psycopg2 import sql
+
+    conn = pg.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                sql.SQL("SELECT * FROM {}.alerts WHERE pipeline = %s ORDER BY alert_id").format(
+                    sql.Identifier(schema)
+                ),
+                (pipeline_id,),
+            )
+            names = [d[0] for d in cur.description]
+            rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    finally:
+        conn.close()
+    keep = ("rule", "severity", "subject", "value", "threshold", "message", "occurrences", "notified_at")
+    return [{k: r.get(k) for k in keep if k in r} for r in rows]
 
 
 def _postgres_vs_event_log(
@@ -270,8 +327,9 @@ def dashboard_charts(outcome: Any, folder: Path) -> list[tuple[str, Path]]:
         return []
     from pipeline.monitoring.render import render_dashboards
 
+    schema = (getattr(outcome, "export", None) or {}).get("schema", "pipeline_monitoring")
     conn = connect()
     try:
-        return render_dashboards(conn, folder / "dashboards")
+        return render_dashboards(conn, folder / "dashboards", schema=schema)
     finally:
         conn.close()

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from monitoring_servers import SmtpServer, WebhookServer, smtp_server, webhook_server
+from harness.local_receivers import SmtpServer, WebhookServer, smtp_server, webhook_server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PIPELINE_ROOT = REPO_ROOT / "pipeline"

@@ -7,8 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from monitoring_servers import smtp_server, webhook_server
 
+from harness.local_receivers import smtp_server, webhook_server
 from pipeline.metrics.migrate import apply_migrations
 from pipeline.monitoring.alert_inputs import load_alert_inputs
 from pipeline.monitoring.alert_job import MonitoringSettings, alerts_after_export, run_alerts

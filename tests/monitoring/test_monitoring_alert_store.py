@@ -6,8 +6,8 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from monitoring_servers import webhook_server
 
+from harness.local_receivers import webhook_server
 from pipeline.monitoring.alert_store import ensure_alerts_table, process_alerts, record_alerts
 from pipeline.monitoring.alerts import (
     AlertSettings,

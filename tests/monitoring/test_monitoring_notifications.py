@@ -5,8 +5,8 @@ from __future__ import annotations
 import socket
 
 import pytest
-from monitoring_servers import smtp_server, webhook_server
 
+from harness.local_receivers import smtp_server, webhook_server
 from pipeline.monitoring.errors import AlertConfigError, NotificationError
 from pipeline.monitoring.notifications import (
     EmailSettings,

@@ -1,4 +1,8 @@
-"""Real local servers the notification tests talk to: an HTTP webhook receiver and an SMTP receiver.
+"""Local receivers for notifications: an HTTP webhook receiver (Slack) and an SMTP receiver (e-mail).
+
+The notification tests talk to them, and the e2e job catches the dev configuration's e-mail
+(``localhost:1025``, the usual mail-catcher port) with one, so alerts are delivered and shown in its
+report instead of failing against a server that is not there.
 
 The SMTP receiver is a small socketserver-based implementation of the commands smtplib uses (EHLO,
 HELO, AUTH PLAIN, MAIL, RCPT, DATA, RSET, NOOP, QUIT) rather than ``aiosmtpd``: it is ~80 lines,
@@ -74,10 +78,15 @@ class SmtpServer:
     credentials: tuple[str, str] | None = None
 
 
+class _ReusableTCPServer(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True  # a fixed port (1025) must be free again right after a run
+    daemon_threads = True
+
+
 @contextmanager
-def smtp_server(credentials: tuple[str, str] | None = None) -> Iterator[SmtpServer]:
-    """An SMTP receiver on 127.0.0.1; with ``credentials`` it advertises AUTH PLAIN and checks them."""
-    state = SmtpServer(port=0, credentials=credentials)
+def smtp_server(credentials: tuple[str, str] | None = None, port: int = 0) -> Iterator[SmtpServer]:
+    """An SMTP receiver on 127.0.0.1 (``port`` 0: a free one); with ``credentials`` it checks AUTH PLAIN."""
+    state = SmtpServer(port=port, credentials=credentials)
 
     class Handler(socketserver.StreamRequestHandler):
         def reply(self, line: str) -> None:
@@ -131,8 +140,7 @@ def smtp_server(credentials: tuple[str, str] | None = None) -> Iterator[SmtpServ
                 else:
                     self.reply("502 Command not implemented")
 
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    server = _ReusableTCPServer(("127.0.0.1", port), Handler)
     state.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
