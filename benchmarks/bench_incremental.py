@@ -18,6 +18,7 @@ The export test then stages the metrics of these updates (Delta) and exports the
 
 from __future__ import annotations
 
+import shutil
 import statistics
 import tempfile
 import time
@@ -207,6 +208,7 @@ def test_export_rows_per_second(
             benchmark.pedantic(export_all, rounds=1, iterations=1)
         finally:
             exporter.close()
+    shutil.rmtree(pg_state.root, ignore_errors=True)
     figures["metric_rows_per_pipeline"] = n_rows
     figures["copies"] = copies
     figures["rows_per_s_one_pipeline"] = (
