@@ -23,6 +23,18 @@ from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+@contextmanager
+def _serving(server: socketserver.BaseServer) -> Iterator[None]:
+    """Serve in a daemon thread while the block runs; shut down and release the port afterwards."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @dataclass
 class WebhookServer:
     """Records every POST; answers with the statuses queued in ``replies`` (then 200 "ok")."""
@@ -54,13 +66,8 @@ def webhook_server(replies: list[int] | None = None) -> Iterator[WebhookServer]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     state.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with _serving(server):
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @dataclass
@@ -142,10 +149,5 @@ def smtp_server(credentials: tuple[str, str] | None = None, port: int = 0) -> It
 
     server = _ReusableTCPServer(("127.0.0.1", port), Handler)
     state.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with _serving(server):
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
