@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import functools
+import logging
 import sys
 from collections.abc import Callable
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 def _reports_metrics_errors(
@@ -157,6 +160,13 @@ def export_after_run(pipeline: Any, config_path: str | None) -> None:
             )
     except (HarnessError, MetricsError) as exc:  # e.g. no PostgreSQL at all: the run itself succeeded
         print(f"Warning: no metrics export: {exc}", file=sys.stderr)
+        return
+    except Exception as exc:  # an exporter bug must not fail a completed update either (docs/metrics.md)
+        log.exception("metrics export after the run failed")
+        print(
+            f"Warning: no metrics export: {type(exc).__name__}: {exc}; the next export picks the update up",
+            file=sys.stderr,
+        )
         return
     print(describe(staged, report))
     if not report.ok:

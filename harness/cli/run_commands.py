@@ -39,7 +39,9 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "--no-retry", action="store_true", help="do not retry once after Auto Loader records new columns"
     )
     run.add_argument(
-        "--config", metavar="ENV_CONFIG.json", help="environment config; exports metrics after the run if export.enabled"
+        "--config",
+        metavar="ENV_CONFIG.json",
+        help="environment config; exports metrics after the run if export.enabled",
     )
     run.set_defaults(func=run_command)
 
