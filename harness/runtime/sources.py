@@ -81,6 +81,11 @@ def library_files(libraries: Sequence[Library], root: Path) -> list[Path]:
     return unique
 
 
+#: The harness itself, the engine and the shim: a pipeline root that happens to hold a folder of the
+#: same name (a repository root used as the pipeline root) must not unload them mid-run.
+_NEVER_SET_ASIDE = frozenset({"harness", "pyspark", "py4j", "delta", "dlt"})
+
+
 def _top_level_names(paths: Sequence[Path]) -> set[str]:
     """Module and package names a pipeline's import roots provide (``utils``, ``transformations``)."""
     names: set[str] = set()
@@ -92,7 +97,7 @@ def _top_level_names(paths: Sequence[Path]) -> set[str]:
                 names.add(child.stem)
             elif child.is_dir() and child.name.isidentifier() and any(child.glob("*.py")):
                 names.add(child.name)
-    return names
+    return names - _NEVER_SET_ASIDE
 
 
 def _module_names_under(names: set[str]) -> list[str]:
