@@ -28,16 +28,9 @@ from typing import Any
 from benchlib.memory import PeakMemory
 from benchlib.report import ResultsBook, Section
 from benchlib.sizes import Size, skip_unless
-from benchlib.workload import LAYERS, Run, new_run, run_update
+from benchlib.workload import LAYERS, STREAMING, Run, new_run, run_update
 
 TARGET_RATIO = 1.15
-STREAMING = (
-    "bronze_orders",
-    "bronze_customers",
-    "silver_order_events",
-    "silver_orders_quarantine",
-    "silver_customers",
-)
 #: incremental runs shared with the export benchmark of this module
 _RUNS: dict[str, Run] = {}
 

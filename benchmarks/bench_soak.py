@@ -25,16 +25,9 @@ from typing import Any
 from benchlib.memory import snapshot
 from benchlib.report import ResultsBook, Section, least_squares_slope
 from benchlib.sizes import Size, skip_unless
-from benchlib.workload import new_run, run_update
+from benchlib.workload import STREAMING, new_run, run_update
 
 WARM = 3
-STREAMING = (
-    "bronze_orders",
-    "bronze_customers",
-    "silver_order_events",
-    "silver_orders_quarantine",
-    "silver_customers",
-)
 #: a leak of one fd or thread per batch shows as a slope of 1; noise stays well below these
 MAX_FD_SLOPE = 0.2
 MAX_THREAD_SLOPE = 0.2

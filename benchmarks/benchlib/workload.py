@@ -25,6 +25,14 @@ SETTINGS = PIPELINE_ROOT / "configurations" / "settings" / "dev.json"
 #: the dev settings' landing folders live under this volume (``ecommerce.landing_*``)
 LANDING_VOLUME = "/Volumes/retail_dev/ecommerce/raw/orders"
 LAYERS = ("bronze", "silver", "gold")
+#: the reference pipeline's streaming flows: the ones that must not reprocess earlier batches
+STREAMING = (
+    "bronze_orders",
+    "bronze_customers",
+    "silver_order_events",
+    "silver_orders_quarantine",
+    "silver_customers",
+)
 TERMINAL = {"COMPLETED", "FAILED", "SKIPPED", "STOPPED", "EXCLUDED", "IDLE"}
 
 
