@@ -424,4 +424,93 @@ class WatchError(HarnessError):
         )
 
 
+# --- dbutils in pipeline code ---------------------------------------------------------------------
+
+
+class DbutilsUnsupportedError(HarnessError):
+    """Raised when pipeline code calls a `dbutils` member that has no local meaning."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"{name} is not available in the local harness (only dbutils.fs, dbutils.secrets and "
+            "dbutils.widgets are). Databricks pipelines do not support it either for most members; move "
+            "the call out of the pipeline source or guard it.",
+            name=name,
+        )
+
+
+class DbfsPathError(HarnessError, OSError):
+    """Raised when a `dbutils.fs` call gets a path it cannot use (missing, a folder, already there)."""
+
+    def __init__(self, path: str, call: str, reason: str, missing: bool = False) -> None:
+        super().__init__(f"{call}({path!r}): {reason}", path=path, call=call, reason=reason, missing=missing)
+
+
+class SecretNotFoundError(HarnessError):
+    """Raised when `dbutils.secrets.get` finds the secret neither in the environment nor the secrets file."""
+
+    def __init__(self, scope: str, key: str, env_name: str, file: str | None) -> None:
+        where = f" or in {file} as {{{scope!r}: {{{key!r}: ...}}}}" if file else ""
+        super().__init__(
+            f"Secret {key!r} of scope {scope!r} not found: set the environment variable {env_name}{where} "
+            "(or point HARNESS_SECRETS_FILE at a JSON file of that shape).",
+            scope=scope,
+            key=key,
+            env_name=env_name,
+            file=file,
+        )
+
+
+class WidgetNotDefinedError(HarnessError):
+    """Raised when `dbutils.widgets.get` asks for a name the pipeline configuration does not define."""
+
+    def __init__(self, name: str, available: Sequence[str]) -> None:
+        super().__init__(
+            f"Widget {name!r} is not defined: add it to the pipeline's configuration (available: "
+            f"{', '.join(available) or 'none'}).",
+            name=name,
+            available=list(available),
+        )
+
+
+# --- SQL typed by users (harness sql, notebooks) ------------------------------------------------------
+
+
+class SqlSyntaxError(HarnessError):
+    """Raised when a query uses a Databricks spelling (`event_log(...)`, `col:path`) the wrong way."""
+
+    def __init__(self, query: str, position: int, reason: str) -> None:
+        super().__init__(f"{reason} (at position {position} of the query)", query=query, position=position)
+
+
+class SqlQueryError(HarnessError):
+    """Raised when Spark rejects a query: its error class, first message line and position, no trace."""
+
+    def __init__(self, query: str, message: str, error_class: str | None, position: int | None) -> None:
+        where = ""
+        if position is not None and "line " not in message and "pos " not in message:
+            fragment = query[position : position + 30].splitlines()[0] if query[position:] else ""
+            where = f" (at position {position}: {fragment!r})"
+        super().__init__(
+            f"{message}{where}",
+            query=query,
+            error_class=error_class,
+            position=position,
+            spark_message=message,
+        )
+
+
+class EventLogNotFoundError(HarnessError):
+    """Raised when `event_log(...)` names a pipeline (or a table) that is not the one the query runs on."""
+
+    def __init__(self, requested: str, pipeline_id: str, pipeline_name: str) -> None:
+        super().__init__(
+            f"event_log({requested!r}): this query runs on pipeline {pipeline_name!r} (id {pipeline_id!r}); "
+            "use that id or name, one of its tables in TABLE(...), or pass --settings of the other pipeline.",
+            requested=requested,
+            pipeline_id=pipeline_id,
+            pipeline_name=pipeline_name,
+        )
+
+
 __all__ = [name for name in dir() if name.endswith("Error")]

@@ -59,4 +59,17 @@ def notebook_session(
     register_tables(pipeline)
     namespace = pipeline.runtime.names.database
     os.environ[NAMESPACE_ENV] = namespace
+    _speak_databricks_sql(pipeline)
     return pipeline.spark, namespace
+
+
+def _speak_databricks_sql(pipeline: Any) -> None:
+    """`spark.sql` in the notebook accepts Databricks' event_log() and JSON-path spellings, as on Databricks."""
+    spark = pipeline.spark
+    plain_sql = spark.sql
+    pipeline.event_log().createOrReplaceTempView("event_log")
+
+    def sql(query: str, *args: Any, **kwargs: Any) -> Any:
+        return plain_sql(pipeline.prepare_sql(query), *args, **kwargs)
+
+    spark.sql = sql

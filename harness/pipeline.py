@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.errors import UnknownDatasetError
+from harness.errors import EventLogNotFoundError, UnknownDatasetError
 from harness.runtime.refresh import RefreshRequest
 from harness.runtime.results import UpdateResult
 from harness.runtime.tables import delta_table_exists
@@ -26,6 +26,8 @@ from harness.settings.model import PipelineSettings, load_settings, parse_settin
 from harness.state import StateLayout
 
 MAX_FLOWS_ENV = "HARNESS_MAX_CONCURRENT_FLOWS"
+#: the temporary view over the pipeline's event log that `sql` registers (Databricks: `event_log(...)`)
+EVENT_LOG_VIEW = "event_log"
 
 
 class LocalPipeline:
@@ -118,12 +120,43 @@ class LocalPipeline:
         return self.spark.read.format("delta").load(self.table_path(name))
 
     def sql(self, query: str) -> Any:
-        """Run SQL over the pipeline's tables (`catalog.schema.t`, `LIVE.t` and bare names) and `event_log`."""
-        self.spark.sql(f"USE {self.runtime.names.database}") if self.spark.catalog.databaseExists(
-            self.runtime.names.database
-        ) else None
-        self.event_log().createOrReplaceTempView("event_log")
-        return self.spark.sql(self.runtime.names.rewrite_sql(query))
+        """Run SQL over the pipeline's tables (`catalog.schema.t`, `LIVE.t` and bare names) and its event log.
+
+        Databricks spellings work as written: ``FROM event_log`` / ``event_log('<pipeline id>')`` /
+        ``event_log(TABLE(t))`` and JSON paths on string columns (``details:flow_progress.metrics``).
+        A query Spark rejects raises `SqlQueryError` (error class, message, position; no JVM trace).
+        """
+        from pyspark.errors import PySparkException
+
+        from harness.query import sql_error
+
+        if self.spark.catalog.databaseExists(self.runtime.names.database):
+            self.spark.sql(f"USE {self.runtime.names.database}")
+        self.event_log().createOrReplaceTempView(EVENT_LOG_VIEW)
+        try:
+            return self.spark.sql(self.prepare_sql(query))
+        except PySparkException as exc:
+            raise sql_error(exc, query) from exc
+
+    def prepare_sql(self, query: str) -> str:
+        """`query` in open-source Spark SQL: event_log() calls, JSON paths and pipeline names rewritten."""
+        from harness.query import rewrite_event_log_calls, rewrite_json_paths
+
+        query = rewrite_event_log_calls(query, self._event_log_view)
+        return self.runtime.names.rewrite_sql(rewrite_json_paths(query))
+
+    def _event_log_view(self, reference: Any) -> str:
+        settings = self.settings
+        if reference.pipeline_id is not None and reference.pipeline_id in (
+            settings.pipeline_id,
+            settings.name,
+        ):
+            return EVENT_LOG_VIEW
+        if reference.table is not None and self.runtime.names.internal_key(reference.table) is not None:
+            return EVENT_LOG_VIEW
+        raise EventLogNotFoundError(
+            reference.pipeline_id or f"TABLE({reference.table})", settings.pipeline_id, settings.name
+        )
 
     def volume_path(self, path: str) -> Path:
         """The local directory that stands for a /Volumes/... path."""

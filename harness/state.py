@@ -67,6 +67,16 @@ class StateLayout:
         """Local stand-in for /Volumes/<catalog>/<schema>/<volume>/..."""
         return self.root / "volumes"
 
+    @property
+    def dbfs_dir(self) -> Path:
+        """The local stand-in for the DBFS root (`dbfs:/...` paths of `dbutils.fs`)."""
+        return self.root / "dbfs"
+
+    @property
+    def secrets_file(self) -> Path:
+        """Local secrets for `dbutils.secrets` (`{"scope": {"key": "value"}}`), unless HARNESS_SECRETS_FILE."""
+        return self.root / "secrets.json"
+
     def pipeline_dir(self, pipeline_name: str) -> Path:
         return self.root / "pipelines" / slug(pipeline_name)
 

@@ -18,7 +18,8 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
         help="run SQL over the pipeline's tables and event log",
         description=(
             "Run SQL over the pipeline's local tables (bare, LIVE. or catalog.schema. names) and its event log "
-            "(SELECT * FROM event_log)."
+            "(SELECT * FROM event_log, or event_log('<pipeline id>') as on Databricks). JSON paths on string "
+            "columns work as on Databricks: details:flow_progress.metrics.num_output_rows::bigint."
         ),
     )
     sql.add_argument("query", metavar="QUERY")
@@ -46,14 +47,21 @@ def _plain(value: Any) -> Any:
 
 
 def sql_command(args: argparse.Namespace) -> int:
+    from pyspark.errors import PySparkException
+
     from harness.pipeline import LocalPipeline
+    from harness.query import sql_error
 
     pipeline = LocalPipeline(args.pipeline_root, args.settings, state=args.state)
     frame = pipeline.sql(args.query)
-    if args.format == "table":
-        frame.show(args.limit, truncate=False)
-        return 0
-    rows = [{k: _plain(v) for k, v in row.asDict().items()} for row in frame.collect()]
+    try:  # analysis errors surface in pipeline.sql; execution errors (casts, overflow) surface here
+        if args.format == "table":
+            frame.show(args.limit, truncate=False)
+            return 0
+        collected = frame.collect()
+    except PySparkException as exc:
+        raise sql_error(exc, args.query) from exc
+    rows = [{k: _plain(v) for k, v in row.asDict().items()} for row in collected]
     if args.format == "json":
         json.dump(rows, sys.stdout, indent=None)
         sys.stdout.write("\n")

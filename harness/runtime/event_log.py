@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from harness.dbutils.redaction import redact
 from harness.runtime.crashpoints import crash_point
 from harness.shim.records import EventHookDef
 
@@ -206,11 +207,11 @@ class EventLog:
             },
             "origin": full_origin,
             "timestamp": self.clock(),
-            "message": message,
+            "message": redact(message),
             "level": level,
             "maturity_level": maturity_level,
-            "error": json.dumps(error, sort_keys=True) if error else None,
-            "details": json.dumps({event_type: details}, sort_keys=True, default=str),
+            "error": redact(json.dumps(error, sort_keys=True)) if error else None,
+            "details": redact(json.dumps({event_type: details}, sort_keys=True, default=str)),
             "event_type": event_type,
         }
         with self._lock:

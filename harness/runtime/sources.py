@@ -26,6 +26,7 @@ from harness.shim.injection import dlt_visible
 from harness.shim.registry import PipelineRegistry
 
 _module_ids = itertools.count()
+_ABSENT = object()
 
 
 def _resolve(path: str, root: Path) -> Path:
@@ -141,18 +142,26 @@ def pipeline_import_path(paths: Sequence[Path]) -> Iterator[None]:
 
 
 @contextmanager
-def spark_builtin(spark: Any) -> Iterator[None]:
-    """Expose `spark` as a builtin while a pipeline runs, as Databricks does for pipeline code."""
-    had = hasattr(builtins, "spark")
-    previous = getattr(builtins, "spark", None)
-    builtins.spark = spark  # type: ignore[attr-defined]
+def spark_builtin(spark: Any, dbutils: Any = None) -> Iterator[None]:
+    """Expose `spark` (and `dbutils`) as builtins while a pipeline runs, as Databricks does for pipeline code.
+
+    What the pipeline prints meanwhile is redacted of secret values (`harness.dbutils.redaction`).
+    """
+    from harness.dbutils.redaction import redacted_output
+
+    names = {"spark": spark, **({"dbutils": dbutils} if dbutils is not None else {})}
+    previous = {name: getattr(builtins, name, _ABSENT) for name in names}
+    for name, value in names.items():
+        setattr(builtins, name, value)
     try:
-        yield
+        with redacted_output():
+            yield
     finally:
-        if had:
-            builtins.spark = previous  # type: ignore[attr-defined]
-        else:
-            delattr(builtins, "spark")
+        for name, value in previous.items():
+            if value is _ABSENT:
+                delattr(builtins, name)
+            else:
+                setattr(builtins, name, value)
 
 
 def load_sources(

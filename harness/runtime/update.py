@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from harness.dbutils import DBUtils
 from harness.errors import HarnessError, NewColumnsDetectedError
 from harness.graph.builder import GraphBuilder
 from harness.graph.model import PipelineGraph, ResolvedDataset
@@ -76,6 +77,9 @@ class PipelineRuntime:
         self.store = TableStore(self.spark, self.layout.tables_dir(self.settings.name))
         self.checkpoints_root = self.layout.checkpoints_dir(self.settings.name)
         self.event_log_path = str(self.layout.event_log_dir(self.settings.name))
+        self.dbutils = DBUtils(
+            self.volumes, self.layout.dbfs_dir, self.settings.configuration, self.layout.secrets_file
+        )
 
     def map_path(self, path: str) -> str:
         return self.volumes.map(path) if is_volume_path(path) else path
@@ -556,7 +560,11 @@ class UpdateRunner:
                 "update_progress", warning, {"state": "INITIALIZING"}, level="WARN", origin=self._origin()
             )
         try:
-            with intercepting(), pipeline_import_path(self._import_paths()), spark_builtin(self.rt.spark):
+            with (
+                intercepting(),
+                pipeline_import_path(self._import_paths()),
+                spark_builtin(self.rt.spark, self.rt.dbutils),
+            ):
                 previous_conf = self._apply_configuration()
                 registry = self._load()
                 self.events.start_hooks(registry.hooks)
@@ -617,7 +625,11 @@ class UpdateRunner:
         """Load and analyse only (a dry run): nothing is written, no event is recorded."""
         previous: dict[str, str | None] = {}
         try:
-            with intercepting(), pipeline_import_path(self._import_paths()), spark_builtin(self.rt.spark):
+            with (
+                intercepting(),
+                pipeline_import_path(self._import_paths()),
+                spark_builtin(self.rt.spark, self.rt.dbutils),
+            ):
                 previous = self._apply_configuration()
                 return self._analyse(self._load())
         finally:
