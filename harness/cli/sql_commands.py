@@ -22,7 +22,9 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
             "columns work as on Databricks: details:flow_progress.metrics.num_output_rows::bigint."
         ),
     )
-    sql.add_argument("query", metavar="QUERY")
+    sql.add_argument(
+        "query", metavar="QUERY", help="one query, or several separated by ';' (the last one is shown)"
+    )
     sql.add_argument("--settings", required=True, metavar="SETTINGS.json")
     sql.add_argument("--pipeline-root", default=".", help="the pipeline folder (not needed to query)")
     sql.add_argument("--format", choices=("table", "json", "csv"), default="table")
@@ -51,9 +53,13 @@ def sql_command(args: argparse.Namespace) -> int:
 
     from harness.pipeline import LocalPipeline
     from harness.query import sql_error
+    from harness.query.lexer import split_statements
 
     pipeline = LocalPipeline(args.pipeline_root, args.settings, state=args.state)
-    frame = pipeline.sql(args.query)
+    statements = split_statements(args.query) or [args.query]
+    for statement in statements[:-1]:  # e.g. the docs' CREATE TEMP VIEW event_log_raw AS ...
+        pipeline.sql(statement)
+    frame = pipeline.sql(statements[-1])
     try:  # analysis errors surface in pipeline.sql; execution errors (casts, overflow) surface here
         if args.format == "table":
             frame.show(args.limit, truncate=False)

@@ -45,3 +45,21 @@ def code_mask(query: str) -> list[bool]:
         for k in range(start, end):
             mask[k] = False
     return mask
+
+
+def split_statements(query: str) -> list[str]:
+    """The statements of a script, split at `;` outside literals and comments; blank ones dropped."""
+    mask = code_mask(query)
+    statements, start = [], 0
+    for index, char in enumerate(query):
+        if char == ";" and mask[index]:
+            statements.append(query[start:index])
+            start = index + 1
+    statements.append(query[start:])
+    return [text.strip() for text in statements if _has_code(text)]
+
+
+def _has_code(text: str) -> bool:
+    """False for a fragment holding only blanks and comments (a trailing `-- done` after the last `;`)."""
+    mask = code_mask(text)
+    return any(flag and not char.isspace() for flag, char in zip(mask, text, strict=True))

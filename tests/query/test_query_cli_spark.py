@@ -107,3 +107,16 @@ def test_event_log_of_another_pipeline_is_refused_by_name(ran_pipeline: dict[str
     code, _, err = _sql(ran_pipeline, "SELECT count(*) FROM event_log('not-this-one')", capsys)
     assert code == 1
     assert "not-this-one" in err and "eventlog_queries" in err
+
+
+def test_the_docs_view_then_query_script_runs_in_one_call(ran_pipeline: dict[str, Any], capsys: Any) -> None:
+    script = (
+        f"CREATE OR REPLACE TEMP VIEW event_log_raw AS SELECT * FROM event_log('{ran_pipeline['id']}');\n"
+        "CREATE OR REPLACE TEMP VIEW latest_update AS SELECT origin.update_id AS id FROM event_log_raw "
+        "WHERE event_type = 'create_update' ORDER BY timestamp DESC LIMIT 1;\n"
+        "SELECT details:flow_definition.output_dataset AS output FROM event_log_raw, latest_update "
+        "WHERE event_type = 'flow_definition' AND origin.update_id = latest_update.id;"
+    )
+    code, rows, err = _sql(ran_pipeline, script, capsys)
+    assert code == 0, err
+    assert [row["output"].split(".")[-1] for row in rows] == ["numbers"]
