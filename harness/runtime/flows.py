@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.dbutils.redaction import redact
 from harness.errors import (
     FlowExecutionError,
     HarnessError,
@@ -164,7 +165,7 @@ class FlowExecutor:
                 raise
             error = translate_failure(exc, flow.name)
             result.status = "FAILED"
-            result.error = str(error)
+            result.error = redact(str(error))
             result.error_class = type(error).__name__
             result.exception = error  # type: ignore[attr-defined]
         result.duration_s = time.monotonic() - started

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.dbutils import DBUtils
+from harness.dbutils import DBUtils, redact
 from harness.errors import HarnessError, NewColumnsDetectedError
 from harness.graph.builder import GraphBuilder
 from harness.graph.model import PipelineGraph, ResolvedDataset
@@ -617,7 +617,7 @@ class UpdateRunner:
             status=status,
             flows=self.flow_results,
             duration_s=time.monotonic() - started,
-            error=str(failure) if failure is not None else None,
+            error=redact(str(failure)) if failure is not None else None,
             error_class=type(failure).__name__ if failure is not None else None,
         )
 
