@@ -409,6 +409,42 @@ class SchemaLocationError(HarnessError):
         )
 
 
+# --- one update at a time per pipeline (harness/runtime/pipeline_lock.py) ---------------------------
+
+
+class PipelineBusyError(HarnessError):
+    """Raised when another process is already updating the same pipeline state."""
+
+    def __init__(
+        self, pipeline: str, state: str, *, update_id: str, started_at: str, pid: str, command: str
+    ) -> None:
+        super().__init__(
+            f"pipeline {pipeline!r} (state {state}) is already being updated by `harness {command}`: "
+            f"update {update_id}, started {started_at}, PID {pid}. Wait for it to finish, pass --wait to "
+            "queue behind it, or stop that process; `harness sql` can read the tables meanwhile.",
+            pipeline=pipeline,
+            state=state,
+            update_id=update_id,
+            started_at=started_at,
+            pid=pid,
+            command=command,
+        )
+
+
+class StateDiskFullError(HarnessError):
+    """Raised when the disk holding the state directory is full during an update."""
+
+    def __init__(self, state: str, free_bytes: int, detail: str) -> None:
+        super().__init__(
+            f"the disk holding the state directory {state} is full ({free_bytes} bytes free): {detail}. "
+            "The update stopped; Delta commits and checkpoints are atomic, so nothing written is "
+            "half-done. Free some space and run again: the next update picks up where this one stopped.",
+            state=state,
+            free_bytes=free_bytes,
+            detail=detail,
+        )
+
+
 # --- harness watch (harness/watch.py) --------------------------------------------------------------
 
 

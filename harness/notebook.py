@@ -42,6 +42,9 @@ def register_tables(pipeline: Any) -> list[str]:
         for table in sorted(p for p in database.iterdir() if delta_table_exists(p)):
             store.register(TableLocation(table.name.lower(), database.name, table.name, str(table), True))
             names.append(f"{database.name}.{table.name}")
+    from harness.spark.catalog_store import save_catalog
+
+    save_catalog(pipeline.spark)
     return names
 
 

@@ -12,17 +12,21 @@ Tests share one SparkSession (pass `spark=`); the CLI creates one from the state
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from harness.errors import UnknownDatasetError
+from harness.runtime.disk_full import disk_full_error, is_disk_full
+from harness.runtime.pipeline_lock import pipeline_lock
 from harness.runtime.refresh import RefreshRequest
 from harness.runtime.results import UpdateResult
 from harness.runtime.tables import delta_table_exists
 from harness.runtime.update import PipelineRuntime, UpdateRunner
 from harness.settings.model import PipelineSettings, load_settings, parse_settings
+from harness.spark.catalog_store import save_catalog
 from harness.state import StateLayout
 
 MAX_FLOWS_ENV = "HARNESS_MAX_CONCURRENT_FLOWS"
@@ -75,19 +79,43 @@ class LocalPipeline:
         full_refresh_selection: Iterable[str] = (),
         retry_on_schema_change: bool = True,
         update_id: str | None = None,
+        wait: bool = False,
     ) -> UpdateResult:
         """Run one triggered update; returns its status, per-flow counts and the event log.
 
         When Auto Loader stops a flow because new columns appeared (schemaEvolutionMode
         addNewColumns), the update is retried once, as a Databricks pipeline restarts the flow.
+        Another process updating the same pipeline state makes this raise `PipelineBusyError`
+        (or wait for it, with ``wait=True``).
         """
         request = RefreshRequest(bool(full_refresh), tuple(refresh), tuple(full_refresh_selection))
-        result = UpdateRunner(self.runtime, request, update_id).run()
-        if retry_on_schema_change and UpdateRunner.schema_change_pending(result):
-            retry_request = RefreshRequest(False, request.refresh_selection, ())
-            result = UpdateRunner(self.runtime, retry_request).run()
+        with self.update_lock(wait=wait) as lock:
+            update_id = update_id or str(uuid.uuid4())
+            lock.describe(update_id=update_id)
+            try:
+                result = UpdateRunner(self.runtime, request, update_id).run()
+                if retry_on_schema_change and UpdateRunner.schema_change_pending(result):
+                    retry_request = RefreshRequest(False, request.refresh_selection, ())
+                    retry_id = str(uuid.uuid4())
+                    lock.describe(update_id=retry_id)
+                    result = UpdateRunner(self.runtime, retry_request, retry_id).run()
+            except Exception as exc:
+                if is_disk_full(exc):  # even the event log could not be written
+                    raise disk_full_error(self.layout.root, str(exc)) from exc
+                raise
+            finally:
+                save_catalog(self.spark)
+        full = [e for e in (result.error, *(f.error for f in result.flows.values())) if is_disk_full(e)]
+        if not result.succeeded and full:
+            result.error = disk_full_error(self.layout.root, full[0] or "").message
+            result.error_class = "StateDiskFullError"
         result._event_log = self.event_log
         return result
+
+    def update_lock(self, *, wait: bool = False, command: str = "run") -> Any:
+        """This pipeline's update lock (harness/runtime/pipeline_lock.py): `harness watch` and
+        `harness dev` hold it for their whole life, `run` for each update; re-entrant in a process."""
+        return pipeline_lock(self.layout, self.settings.name, wait=wait, command=command)
 
     def validate(self) -> Any:
         """Load the sources and resolve the graph without running anything; returns the `PipelineGraph`."""
@@ -123,7 +151,9 @@ class LocalPipeline:
             self.runtime.names.database
         ) else None
         self.event_log().createOrReplaceTempView("event_log")
-        return self.spark.sql(self.runtime.names.rewrite_sql(query))
+        frame = self.spark.sql(self.runtime.names.rewrite_sql(query))
+        save_catalog(self.spark)  # DDL (CREATE TABLE/VIEW, DROP) runs eagerly: keep it for the next process
+        return frame
 
     def volume_path(self, path: str) -> Path:
         """The local directory that stands for a /Volumes/... path."""

@@ -39,6 +39,11 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "--no-retry", action="store_true", help="do not retry once after Auto Loader records new columns"
     )
     run.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another process is updating this pipeline, wait for it instead of failing",
+    )
+    run.add_argument(
         "--config",
         metavar="ENV_CONFIG.json",
         help="environment config; exports metrics after the run if export.enabled",
@@ -72,20 +77,26 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     from harness.pipeline import LocalPipeline
+    from harness.runtime.pipeline_lock import pipeline_lock
+    from harness.settings.model import load_settings
+    from harness.state import StateLayout
 
-    pipeline = LocalPipeline(
-        args.pipeline_root, args.settings, state=args.state, master=args.master, listeners=[ProgressPrinter()]
-    )
-    result = pipeline.run(
-        full_refresh=args.full_refresh,
-        refresh=_names(args.refresh),
-        full_refresh_selection=_names(args.full_refresh_selection),
-        retry_on_schema_change=not args.no_retry,
-    )
-    print(summary(result))
-    from harness.cli.export_commands import export_after_run
+    settings = load_settings(args.settings)
+    # taken before Spark starts, so a second run on the same pipeline is refused at once
+    with pipeline_lock(StateLayout.at(args.state), settings.name, wait=args.wait, command="run"):
+        pipeline = LocalPipeline(
+            args.pipeline_root, settings, state=args.state, master=args.master, listeners=[ProgressPrinter()]
+        )
+        result = pipeline.run(
+            full_refresh=args.full_refresh,
+            refresh=_names(args.refresh),
+            full_refresh_selection=_names(args.full_refresh_selection),
+            retry_on_schema_change=not args.no_retry,
+        )
+        print(summary(result))
+        from harness.cli.export_commands import export_after_run
 
-    export_after_run(pipeline, args.config)
+        export_after_run(pipeline, args.config)
     if not result.succeeded:
         print(f"Error: update {result.update_id} FAILED: {result.error}", file=sys.stderr)
         return 1

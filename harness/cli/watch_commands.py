@@ -41,6 +41,11 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "--once", action="store_true", help="poll once: run an update if batches are pending, then exit"
     )
     watch.add_argument("--master", help="Spark master (local[N], spark://host:port)")
+    watch.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another process is updating this pipeline, wait for it instead of failing",
+    )
     watch.set_defaults(func=watch_command)
 
 
@@ -62,13 +67,24 @@ def stop_on_interrupt(loop: Any) -> Iterator[None]:
 
 
 def watch_command(args: argparse.Namespace) -> int:
+    from harness.runtime.pipeline_lock import pipeline_lock
+    from harness.settings.model import load_settings
+    from harness.state import StateLayout
+
+    settings = load_settings(args.settings)
+    # the watcher owns the pipeline for its whole life (taken before Spark starts: fails fast)
+    with pipeline_lock(StateLayout.at(args.state), settings.name, wait=args.wait, command="watch"):
+        return _watch(args, settings)
+
+
+def _watch(args: argparse.Namespace, settings: Any) -> int:
     from harness.cli.progress import ProgressPrinter
     from harness.pipeline import LocalPipeline
     from harness.settings.volumes import is_volume_path
     from harness.watch import WatchLoop, landing_root_for, state_file_for
 
     pipeline = LocalPipeline(
-        args.pipeline_root, args.settings, state=args.state, master=args.master, listeners=[ProgressPrinter()]
+        args.pipeline_root, settings, state=args.state, master=args.master, listeners=[ProgressPrinter()]
     )
     landing = args.landing or landing_root_for(pipeline.settings.catalog, pipeline.settings.schema)
     if is_volume_path(landing):
