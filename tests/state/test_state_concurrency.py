@@ -47,21 +47,22 @@ def test_second_run_refused_kill_in_first_start_recovers_and_catalog_outlives_pr
     layout = StateLayout.at(state)
     common = ["--settings", str(settings), "--state", str(state)]
 
-    # 1. a first run on a fresh state, killed (SIGKILL, JVM included) right after it created its
+    # 1. a first run on a fresh state, killed (SIGKILL, JVM included) right after it wrote its
     #    first Delta table and before the catalog knew it; while it runs a second run is refused
-    first = start(["run", str(root), *common], env(kill_at="after_create:numbers"))
+    first = start(["run", str(root), *common], env(kill_at="after_replace:numbers"))
     try:
         wait_for(layout.pipeline_dir("state_demo") / "update.lock.json", first)
         refused = run(["run", str(root), *common], env())
         _, err = first.communicate(timeout=900)
     finally:
         reap_group(first.pid)
+    assert first.returncode == -signal.SIGKILL, err[-3000:]
     # what the killed holder last wrote about itself (a SIGKILL leaves it; the lock is free)
     holder = json.loads((layout.pipeline_dir("state_demo") / "update.lock.json").read_text())
     assert refused.returncode == 1, refused.stderr
     assert "already being updated by `harness run`" in refused.stderr
     assert f"PID {first.pid}" in refused.stderr and holder["pid"] == first.pid
-    assert first.returncode == -signal.SIGKILL and f"{KILL_MARKER} after_create:numbers" in err, err
+    assert first.returncode == -signal.SIGKILL and f"{KILL_MARKER} after_replace:numbers" in err, err
     killed_update = holder["update_id"]
 
     # 2. the next run recovers with no manual step: the killed update is closed as FAILED
