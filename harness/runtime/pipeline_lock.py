@@ -103,8 +103,12 @@ class PipelineLock:
             "command": command or previous.get("command", "run"),
         }
         tmp = self.info_file.with_name(f".{self.info_file.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(info), encoding="utf-8")
-        os.replace(tmp, self.info_file)
+        try:
+            tmp.write_text(json.dumps(info), encoding="utf-8")
+            os.replace(tmp, self.info_file)
+        except OSError:  # e.g. a full disk: the lock holds without it, only the message is poorer
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
     def release(self) -> None:
         with _guard:

@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 from harness.state import StateLayout
 
@@ -129,12 +130,22 @@ def entries_on_disk(layout: StateLayout) -> CatalogEntries:
     warehouse = layout.warehouse_dir
     for database in sorted(warehouse.glob("*.db")) if warehouse.is_dir() else []:
         name = database.name[: -len(".db")].lower()
-        entries.databases.setdefault(name, database.as_uri())
+        entries.databases.setdefault(name, str(database))
         for table in sorted(p for p in database.iterdir() if p.is_dir() and _is_delta(p)):
             entries.tables.setdefault(
                 f"{name}.{table.name.lower()}", {"location": str(table), "provider": "delta", "managed": True}
             )
     return entries
+
+
+def _local(uri: str) -> str:
+    """A catalog location as a plain path when it is a local file URI (``file:/a%20b`` -> ``/a b``)."""
+    parsed = urlparse(uri)
+    return unquote(parsed.path) if parsed.scheme == "file" else uri
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _seq(scala_seq: Any) -> list[Any]:
@@ -183,7 +194,7 @@ class CatalogStore:
         for database in _seq(external.listDatabases()):
             if database == "default":
                 continue
-            entries.databases[database] = str(external.getDatabase(database).locationUri().toString())
+            entries.databases[database] = _local(str(external.getDatabase(database).locationUri().toString()))
         for database in ["default", *entries.databases]:
             for name in _seq(external.listTables(database)):
                 table = external.getTable(database, name)
@@ -195,7 +206,7 @@ class CatalogStore:
                     continue
                 provider = table.provider()
                 entry: dict[str, Any] = {
-                    "location": str(table.location().toString()),
+                    "location": _local(str(table.location().toString())),
                     "provider": str(provider.get()) if provider.isDefined() else "delta",
                 }
                 if kind == "MANAGED":
@@ -216,7 +227,7 @@ class CatalogStore:
                 )
         self._baseline = entries
         for database, location in sorted(entries.databases.items()):
-            clause = f" LOCATION '{location}'" if location else ""
+            clause = f" LOCATION {_sql_string(_local(location))}" if location else ""
             spark.sql(f"CREATE DATABASE IF NOT EXISTS {_quote(database)}{clause}")
         registered = 0
         gone: list[str] = []
@@ -236,7 +247,7 @@ class CatalogStore:
             try:
                 spark.sql(
                     f"CREATE TABLE IF NOT EXISTS {ref} USING {entry.get('provider', 'delta')} "
-                    f"LOCATION '{location}'"
+                    f"LOCATION {_sql_string(location)}"
                 )
                 registered += 1
             except Exception as exc:  # one broken table must not stop the session

@@ -119,3 +119,11 @@ def test_wait_queues_behind_the_holder(tmp_path: Path) -> None:
     threading.Timer(0.5, holder.kill).start()
     with pipeline_lock(StateLayout.at(tmp_path), "my pipeline", wait=True):
         assert holder.wait() == -9
+
+
+def test_catalog_locations_are_kept_as_plain_local_paths() -> None:
+    from harness.spark.catalog_store import _local
+
+    assert _local("file:/tmp/with%20space/t") == "/tmp/with space/t"
+    assert _local("/already/a/path") == "/already/a/path"
+    assert _local("s3a://bucket/t") == "s3a://bucket/t"
