@@ -1,6 +1,7 @@
 """`LocalPipeline`: the Python API to run an unchanged DLT pipeline locally.
 
-    pipeline = LocalPipeline("pipeline/", "pipeline/settings/dev.json", state=".harness")
+    pipeline = LocalPipeline.from_bundle(".", target="dev", state=".harness")   # databricks.yml
+    pipeline = LocalPipeline("my_pipeline/", "my_pipeline/settings.json", state=".harness")  # or a JSON
     result = pipeline.run()                       # one triggered update
     result.status, result.rows_written()          # "COMPLETED", {"bronze_orders": 1000, ...}
     pipeline.event_log().where("event_type = 'flow_progress'")
@@ -65,6 +66,25 @@ class LocalPipeline:
             clock=clock or (lambda: datetime.now(UTC)),
             listeners=list(listeners),
         )
+
+    @classmethod
+    def from_bundle(
+        cls,
+        bundle: str | os.PathLike[str] = ".",
+        target: str | None = None,
+        pipeline: str | None = None,
+        variables: Mapping[str, str] | None = None,
+        state: str | os.PathLike[str] | StateLayout | None = None,
+        **kwargs: Any,
+    ) -> LocalPipeline:
+        """The pipeline ``pipeline`` of the Databricks Asset Bundle in ``bundle``, resolved for ``target``
+        as ``databricks bundle validate`` would (harness/settings/bundle.py); its root is the resolved
+        ``root_path`` (the bundle folder when the pipeline has none)."""
+        from harness.settings.bundle import bundle_pipeline_settings, find_bundle_file
+
+        settings = bundle_pipeline_settings(bundle, target, pipeline, variables)
+        root = settings.root_path or find_bundle_file(bundle).parent
+        return cls(root, settings, state, **kwargs)
 
     # --- updates ------------------------------------------------------------------------------
     def run(

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from harness.cli.bundle_options import add_pipeline_options, pipeline_from_args
 from harness.errors import WatchError
 
 
@@ -24,12 +25,7 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
             "file-arrival trigger does. Ctrl-C stops between updates (a second Ctrl-C aborts)."
         ),
     )
-    watch.add_argument(
-        "pipeline_root", metavar="PIPELINE_ROOT", help="folder with the pipeline's source files"
-    )
-    watch.add_argument(
-        "--settings", required=True, metavar="SETTINGS.json", help="Databricks pipeline settings JSON"
-    )
+    add_pipeline_options(watch)
     watch.add_argument(
         "--landing",
         metavar="/Volumes/C/S/V/orders",
@@ -67,9 +63,8 @@ def watch_command(args: argparse.Namespace) -> int:
     from harness.settings.volumes import is_volume_path
     from harness.watch import WatchLoop, landing_root_for, state_file_for
 
-    pipeline = LocalPipeline(
-        args.pipeline_root, args.settings, state=args.state, master=args.master, listeners=[ProgressPrinter()]
-    )
+    root, settings = pipeline_from_args(args)
+    pipeline = LocalPipeline(root, settings, state=args.state, master=args.master, listeners=[ProgressPrinter()])
     landing = args.landing or landing_root_for(pipeline.settings.catalog, pipeline.settings.schema)
     if is_volume_path(landing):
         local = pipeline.volume_path(landing)

@@ -40,13 +40,19 @@ def local_pipeline(options: E2EOptions) -> Any:
     from harness.spark.session import DRIVER_MEMORY_ENV
 
     os.environ.setdefault(DRIVER_MEMORY_ENV, options.driver_memory)  # an explicit env setting wins
-    return LocalPipeline(
-        options.pipeline_root,
-        options.settings,
-        state=options.state,
-        master=options.master,
-        listeners=[ProgressPrinter()],
+    spark_options = {"state": options.state, "master": options.master, "listeners": [ProgressPrinter()]}
+    if options.settings is not None:
+        return LocalPipeline(options.pipeline_root or Path.cwd(), options.settings, **spark_options)
+    return LocalPipeline.from_bundle(
+        options.bundle, options.target, options.pipeline, dict(options.variables), **spark_options
     )
+
+
+def landing_root(options: E2EOptions, pipeline: Any) -> str:
+    """Where the simulator drops batches: the option, else the raw volume of the pipeline's schema."""
+    from harness.watch import landing_root_for
+
+    return options.landing_root or landing_root_for(pipeline.settings.catalog, pipeline.settings.schema)
 
 
 def simulator(options: E2EOptions, pipeline: Any) -> Any:
@@ -61,7 +67,7 @@ def simulator(options: E2EOptions, pipeline: Any) -> Any:
         profile=options.profile,
         schema_drift_at=options.schema_drift_at,
     )
-    out_dir = Path(pipeline.volume_path(options.landing_root))
+    out_dir = Path(pipeline.volume_path(landing_root(options, pipeline)))
     return Simulator(config, out_dir)
 
 
