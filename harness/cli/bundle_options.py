@@ -23,6 +23,8 @@ from harness.errors import BundleError
 
 #: `--bundle` given without a folder: the current directory (as the Databricks CLI looks there).
 _HERE = "."
+
+
 def add_pipeline_options(
     parser: argparse.ArgumentParser, *, root_positional: bool = True, settings_help: str | None = None
 ) -> None:
@@ -46,8 +48,12 @@ def add_pipeline_options(
         metavar="DIR",
         help="the Databricks Asset Bundle in DIR (default: the current directory), resolved for --target",
     )
-    group.add_argument("--target", "-t", metavar="TARGET", help="bundle target (default: the bundle's default)")
-    group.add_argument("--pipeline", metavar="KEY", help="pipeline resource key (needed when the bundle has several)")
+    group.add_argument(
+        "--target", "-t", metavar="TARGET", help="bundle target (default: the bundle's default)"
+    )
+    group.add_argument(
+        "--pipeline", metavar="KEY", help="pipeline resource key (needed when the bundle has several)"
+    )
     group.add_argument(
         "--var",
         action="append",
@@ -75,7 +81,9 @@ def settings_from_args(args: argparse.Namespace) -> Any:
             find_bundle_file(_HERE)
         except BundleError:
             raise BundleError(
-                str(Path.cwd()), None, "no pipeline settings: pass --bundle DIR --target T, or --settings FILE"
+                str(Path.cwd()),
+                None,
+                "no pipeline settings: pass --bundle DIR --target T, or --settings FILE",
             ) from None
         bundle = _HERE
     settings = bundle_pipeline_settings(

@@ -71,7 +71,9 @@ def run_command(args: argparse.Namespace) -> int:
     from harness.pipeline import LocalPipeline
 
     root, settings = pipeline_from_args(args)
-    pipeline = LocalPipeline(root, settings, state=args.state, master=args.master, listeners=[ProgressPrinter()])
+    pipeline = LocalPipeline(
+        root, settings, state=args.state, master=args.master, listeners=[ProgressPrinter()]
+    )
     result = pipeline.run(
         full_refresh=args.full_refresh,
         refresh=_names(args.refresh),

@@ -64,7 +64,9 @@ def watch_command(args: argparse.Namespace) -> int:
     from harness.watch import WatchLoop, landing_root_for, state_file_for
 
     root, settings = pipeline_from_args(args)
-    pipeline = LocalPipeline(root, settings, state=args.state, master=args.master, listeners=[ProgressPrinter()])
+    pipeline = LocalPipeline(
+        root, settings, state=args.state, master=args.master, listeners=[ProgressPrinter()]
+    )
     landing = args.landing or landing_root_for(pipeline.settings.catalog, pipeline.settings.schema)
     if is_volume_path(landing):
         local = pipeline.volume_path(landing)
