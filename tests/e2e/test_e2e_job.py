@@ -72,12 +72,7 @@ def test_e2e_reconciles_every_layer_and_postgres(e2e_run: dict[str, Any]) -> Non
 
 def test_a_mismatch_names_table_key_and_both_values(spark: Any, e2e_run: dict[str, Any]) -> None:
     state = e2e_run["state"]
-    pipeline = LocalPipeline(
-        REPO / "pipeline",
-        REPO / "pipeline" / "configurations" / "settings" / "dev.json",
-        state=state,
-        spark=spark,
-    )
+    pipeline = LocalPipeline.from_bundle(REPO, "dev", state=state, spark=spark)
     manifest = latest_manifest(pipeline.volume_path("/Volumes/retail_dev/ecommerce/raw/orders/manifests"))
     assert reconcile(pipeline.table, manifest) == []
     altered = copy.deepcopy(manifest)
