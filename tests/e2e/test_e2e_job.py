@@ -19,6 +19,7 @@ import pytest
 from harness.e2e.runner import E2EMismatchError
 from harness.pipeline import LocalPipeline
 from harness.reconcile import latest_manifest, reconcile
+from report_browser import chromium, problems, render_check
 
 pytestmark = [pytest.mark.spark, pytest.mark.postgres]
 
@@ -52,6 +53,31 @@ def test_e2e_passes_and_prints_progress_and_the_report_path(e2e_run: dict[str, A
     html = report.read_text()
     assert html.count("<img") >= 4  # update time, rows per flow, order KPIs, dashboard panels
     assert all((report.parent / p).is_file() for p in ("update_time.png", "rows_per_flow.png"))
+    assert "RUNNING" not in html  # the steps table lists finished steps only
+
+
+@pytest.mark.skipif(chromium() is None, reason="chromium not installed (.ci/run installs it)")
+def test_the_real_report_renders_in_chromium_with_every_chart_and_nothing_cut_off(
+    e2e_run: dict[str, Any],
+) -> None:
+    found = render_check(e2e_run["state"] / "report" / "report.html")
+    assert len(found["images"]) >= 4
+    assert problems(found) == []
+
+
+def test_a_clean_run_raises_only_the_alerts_its_scenario_injects(e2e_run: dict[str, Any]) -> None:
+    """The drift batch's first update fails on the new column in its bronze orders flow (Databricks'
+    addNewColumns), and nothing else is wrong: freshness is judged on the simulated clock, so no
+    table breaches its SLA (docs/monitoring.md, "The demo's clock")."""
+    export = e2e_run["summary"]["export"]
+    raised = sorted((a["rule"], a["subject"]) for a in export["alerts"])
+    assert raised == [("flow_failed", "bronze_orders"), ("update_failed", export["pipeline_id"])]
+
+
+def test_unhonoured_settings_are_said_once_per_process(e2e_run: dict[str, Any]) -> None:
+    stderr = e2e_run["done"].stderr
+    for setting in ("clusters", "photon", "channel", "notifications"):
+        assert stderr.count(f"setting {setting!r} is not honoured locally") == 1, setting
 
 
 def test_e2e_reconciles_every_layer_and_postgres(e2e_run: dict[str, Any]) -> None:
@@ -85,3 +111,14 @@ def test_a_mismatch_names_table_key_and_both_values(spark: Any, e2e_run: dict[st
     ]
     message = str(E2EMismatchError(mismatches, "report.html"))
     assert "gold_daily_orders" in message and day in message and str(produced + 1) in message
+    # the event log keeps each unhonoured-setting warning once per update (the terminal said it once)
+    warnings = (
+        pipeline.event_log()
+        .where("level = 'WARN' AND message LIKE 'setting %not honoured locally%'")
+        .groupBy("origin.update_id")
+        .count()
+        .collect()
+    )
+    updates = pipeline.event_log().where("event_type = 'create_update'").count()
+    assert len(warnings) == updates == 3  # batch 1, the drift batch's failed update and its retry
+    assert {row["count"] for row in warnings} == {4}  # clusters, photon, channel, notifications
