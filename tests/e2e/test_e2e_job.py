@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from report_browser import chromium, problems, render_check
 
 from harness.e2e.runner import E2EMismatchError
 from harness.pipeline import LocalPipeline
 from harness.reconcile import latest_manifest, reconcile
-from report_browser import chromium, problems, render_check
 
 pytestmark = [pytest.mark.spark, pytest.mark.postgres]
 
