@@ -49,7 +49,10 @@ def _outcome() -> E2EOutcome:
             "schema": "pipeline_monitoring",
             "alerts": [
                 {"rule": "update_failed", "severity": "critical", "subject": "2F2F2F2F", "value": 1.0}
-                | {"threshold": 0.0, "message": "update 2F2F2F2F ended FAILED: " + "new column coupon_code " * 12}
+                | {
+                    "threshold": 0.0,
+                    "message": "update 2F2F2F2F ended FAILED: " + "new column coupon_code " * 12,
+                }
             ],
         },
         steps=[{"name": "batch 1/2: simulate", "seconds": 1.2, "status": "OK"}],
@@ -86,3 +89,17 @@ def test_the_steps_table_leaves_out_the_step_still_running() -> None:
     with log.step("report"):
         steps = finished_steps(log)
     assert [(s["name"], s["status"]) for s in steps] == [("reconcile", "OK")]
+
+
+def test_the_report_module_does_not_import_the_runner() -> None:
+    """Issue 17.3: runner -> report only; the report gets the outcome passed in (no import cycle)."""
+    import ast
+
+    import harness.e2e.report as report_module
+
+    tree = ast.parse(Path(report_module.__file__).read_text())
+    imported = {
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    } | {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    assert "harness.e2e.runner" not in imported
+    assert not any(name.startswith("harness.e2e.runner") for name in imported)
