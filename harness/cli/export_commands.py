@@ -33,12 +33,9 @@ def _reports_metrics_errors(
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "pipeline_root", metavar="PIPELINE_ROOT", help="folder with the pipeline's source files"
-    )
-    parser.add_argument(
-        "--settings", required=True, metavar="SETTINGS.json", help="Databricks pipeline settings JSON"
-    )
+    from harness.cli.bundle_options import add_pipeline_options
+
+    add_pipeline_options(parser)
     parser.add_argument(
         "--config",
         metavar="ENV_CONFIG.json",
@@ -84,9 +81,11 @@ def _config(path: str | None) -> Any:
 
 
 def _pipeline(args: argparse.Namespace) -> Any:
+    from harness.cli.bundle_options import pipeline_from_args
     from harness.pipeline import LocalPipeline
 
-    return LocalPipeline(args.pipeline_root, args.settings, state=args.state, master=args.master)
+    root, settings = pipeline_from_args(args)
+    return LocalPipeline(root, settings, state=args.state, master=args.master)
 
 
 @_reports_metrics_errors
