@@ -65,13 +65,46 @@ def test_the_real_report_renders_in_chromium_with_every_chart_and_nothing_cut_of
     assert problems(found) == []
 
 
+def _scenario_anomalies(state: Path) -> list[tuple[str, str]]:
+    """The business anomalies the simulated days call for: the rule (robust z of the newest day
+    against the days before it, docs/monitoring.md) applied to the simulator's own daily oracle.
+    Each one must fall on a day the simulated clock made a flash sale, or it is no scenario's doing."""
+    import datetime as dt
+
+    from pipeline.monitoring.scoring import robust_zscore
+    from simulator.clock import DAY, Clock
+
+    manifest = latest_manifest(
+        state / "volumes" / "retail_dev" / "ecommerce" / "raw" / "orders" / "manifests"
+    )
+    alerts = json.loads((REPO / "pipeline" / "configurations" / "dev_config.json").read_text())["alerts"]
+    days = manifest["cumulative"]["expected"]["daily"]
+    history = days[-1 - alerts["anomaly_window_days"] : -1]
+    found = []
+    for rule, metric in (("order_count_anomaly", "orders"), ("revenue_anomaly", "revenue")):
+        values = [float(d[metric]) for d in history]
+        z = robust_zscore(float(days[-1][metric]), values, alerts["min_anomaly_history_days"])
+        if z is not None and abs(z) > alerts["revenue_zscore_threshold"]:
+            found.append((rule, metric))
+    if found:
+        last = dt.date.fromisoformat(days[-1]["date"])
+        epoch_day = (last - dt.date(1970, 1, 1)).days
+        assert Clock(manifest["seed"], 0, DAY).promo_factor(epoch_day) > 1.0, (
+            f"{last}: an anomaly on no sale day"
+        )
+    return found
+
+
 def test_a_clean_run_raises_only_the_alerts_its_scenario_injects(e2e_run: dict[str, Any]) -> None:
     """The drift batch's first update fails on the new column in its bronze orders flow (Databricks'
-    addNewColumns), and nothing else is wrong: freshness is judged on the simulated clock, so no
+    addNewColumns); a flash sale on the newest simulated day (seed 42: 2026-01-14) is a true revenue
+    and order-count anomaly; nothing else is wrong: freshness is judged on the simulated clock, so no
     table breaches its SLA (docs/monitoring.md, "The demo's clock")."""
     export = e2e_run["summary"]["export"]
     raised = sorted((a["rule"], a["subject"]) for a in export["alerts"])
-    assert raised == [("flow_failed", "bronze_orders"), ("update_failed", export["pipeline_id"])]
+    expected = [("flow_failed", "bronze_orders"), ("update_failed", export["pipeline_id"])]
+    assert raised == sorted(expected + _scenario_anomalies(e2e_run["state"]))
+    assert not any(rule == "sla_breach" for rule, _ in raised)
 
 
 def test_unhonoured_settings_are_said_once_per_process(e2e_run: dict[str, Any]) -> None:
