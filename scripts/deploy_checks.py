@@ -119,7 +119,9 @@ def environment_problems(target: str, bundle: BundleDocument | None = None) -> l
         problems.append(f"{target}: the harness cannot run the bundle's pipeline: {exc}")
     else:
         if local.root_path != str(PIPELINE_ROOT):
-            problems.append(f"{target}: the pipeline's root_path maps to {local.root_path}, not {PIPELINE_ROOT}")
+            problems.append(
+                f"{target}: the pipeline's root_path maps to {local.root_path}, not {PIPELINE_ROOT}"
+            )
     return problems
 
 

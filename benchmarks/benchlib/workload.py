@@ -137,7 +137,9 @@ def simulator_config(orders_per_batch: int, seed: int = 7) -> SimulatorConfig:
 
 def new_run(spark: Any, state: Path, orders_per_batch: int, seed: int = 7) -> Run:
     clock = FlowClock()
-    pipeline = LocalPipeline.from_bundle(REPO_ROOT, BUNDLE_TARGET, state=state, spark=spark, listeners=[clock])
+    pipeline = LocalPipeline.from_bundle(
+        REPO_ROOT, BUNDLE_TARGET, state=state, spark=spark, listeners=[clock]
+    )
     landing = pipeline.volume_path(LANDING_VOLUME)
     simulator = Simulator(simulator_config(orders_per_batch, seed), landing, fsync=False)
     return Run(pipeline, simulator, clock)

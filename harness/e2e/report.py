@@ -44,7 +44,9 @@ def update_durations_figure(updates: list[dict[str, Any]]) -> Any:
     flows = sorted({f for u in updates for f in u["flows"]})
     fig, ax = plt.subplots(figsize=(9, 4.5))
     bottoms = [0.0] * len(updates)
-    labels = [f"batch {u['batch']}" + ("" if u["status"] == "COMPLETED" else f" ({u['status']})") for u in updates]
+    labels = [
+        f"batch {u['batch']}" + ("" if u["status"] == "COMPLETED" else f" ({u['status']})") for u in updates
+    ]
     colours = plt.get_cmap("tab20")
     for index, flow in enumerate(flows):
         values = [u["flows"].get(flow, {}).get("seconds", 0.0) or 0.0 for u in updates]

@@ -75,7 +75,9 @@ def test_environments_bundle_and_configs_agree() -> None:
 
 def test_a_bundle_configuration_differing_from_the_env_config_is_reported() -> None:
     bundle = copy.deepcopy(load_bundle())
-    bundle.data["resources"]["pipelines"][PIPELINE_KEY]["configuration"]["ecommerce.max_files_per_trigger"] = "5"
+    bundle.data["resources"]["pipelines"][PIPELINE_KEY]["configuration"][
+        "ecommerce.max_files_per_trigger"
+    ] = "5"
     problems = environment_problems("dev", bundle)
     assert any("configuration differs" in p and "ecommerce.max_files_per_trigger" in p for p in problems)
 
