@@ -30,9 +30,9 @@ from harness.postgres import PostgresInfo, provide_postgres
 from harness.postgres.local import stop_local
 from harness.postgres.local_files import LocalPaths
 from harness.state import StateLayout
-from pipeline.metrics.errors import MigrationError
 from pipeline.metrics.migrate import applied_versions, apply_migrations, load_migrations
 from pipeline.metrics.postgres_export import Batch, PostgresExporter, is_transient
+from pipeline.utils.errors import MigrationError
 
 pytestmark = [pytest.mark.spark, pytest.mark.postgres]
 
