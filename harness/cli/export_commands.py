@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import sys
 from typing import Any
@@ -126,6 +127,7 @@ def export_after_run(pipeline: Any, config_path: str | None) -> None:
     try:
         with export_connection(pipeline.layout, config) as connect:
 
+            @functools.wraps(connect)  # the exporter names the target behind it (describe_target)
             def connect_after_staging() -> Any:
                 crash_point("export:after_staging")  # metrics staged in Delta, PostgreSQL not written
                 return connect()

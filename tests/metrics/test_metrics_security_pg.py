@@ -34,9 +34,10 @@ from harness.postgres import PostgresInfo, provide_postgres
 from harness.postgres.local_files import LocalPaths
 from harness.state import StateLayout
 from pipeline.metrics.config import ConnectionSettings, connection_settings, parse_metrics_config
+from pipeline.metrics.failures import is_transient
 from pipeline.metrics.identifiers import sql_identifier
 from pipeline.metrics.migrate import apply_migrations
-from pipeline.metrics.postgres_export import PostgresExporter, is_transient
+from pipeline.metrics.postgres_export import PostgresExporter
 
 pytestmark = [pytest.mark.spark, pytest.mark.postgres]
 

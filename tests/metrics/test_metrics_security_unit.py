@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from pipeline.metrics.config import connection_settings, load_metrics_config, parse_metrics_config
+from pipeline.metrics.failures import is_transient
 from pipeline.metrics.identifiers import check_identifier, quote_ident
 from pipeline.metrics.migrate import applied_versions, apply_migrations
-from pipeline.metrics.postgres_export import PostgresExporter, is_transient
+from pipeline.metrics.postgres_export import PostgresExporter
 from pipeline.metrics.staging import MetricsStaging
 from pipeline.utils.errors import ConfigError
 

@@ -10,12 +10,14 @@ from pathlib import Path
 import psycopg2
 import pytest
 
+from pipeline.metrics.batches import Batch, dedupe, make_batches, upsert_sql
 from pipeline.metrics.config import (
     CostSettings,
     connection_settings,
     load_metrics_config,
     parse_metrics_config,
 )
+from pipeline.metrics.failures import is_transient
 from pipeline.metrics.migrate import load_migrations
 from pipeline.metrics.pipeline_metrics import (
     EVENT_COLUMNS,
@@ -24,7 +26,6 @@ from pipeline.metrics.pipeline_metrics import (
     cost_expressions,
     estimate_cost,
 )
-from pipeline.metrics.postgres_export import Batch, dedupe, is_transient, make_batches, upsert_sql
 from pipeline.utils.errors import ConfigError, MigrationError
 
 pytestmark = pytest.mark.unit
@@ -270,3 +271,25 @@ def test_migration_file_names_are_checked(tmp_path: Path) -> None:
     with pytest.raises(MigrationError) as err:
         load_migrations(tmp_path)
     assert err.value.version == 1
+
+
+def test_describe_target_reads_bound_methods_and_declared_wrappers_only() -> None:
+    """The target comes from the connect function's owner or from what a wrapper says it wraps
+    (``functools.wraps``), never from a closure's cells."""
+    import functools
+
+    from pipeline.metrics.config import ConnectionSettings
+    from pipeline.metrics.connection import describe_target
+
+    settings = ConnectionSettings(host="db.internal", port=6543, database="metrics", user="w")
+    assert describe_target(settings.connect) == "w@db.internal:6543/metrics"
+
+    @functools.wraps(settings.connect)
+    def declared() -> object:
+        return settings.connect()
+
+    def undeclared() -> object:
+        return settings.connect()
+
+    assert describe_target(declared) == "w@db.internal:6543/metrics"
+    assert describe_target(undeclared) is None
