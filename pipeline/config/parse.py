@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -40,6 +40,7 @@ from pipeline.config.model import (
     SlackSettings,
     SlaSettings,
 )
+from pipeline.config.reader import Reader
 from pipeline.utils.errors import ConfigError
 
 __all__ = [
@@ -96,133 +97,10 @@ EMAIL_KEYS = ("smtp_host", "smtp_port", "sender", "recipients", "username", "pas
 #: (minimum, window): the minimum history a rule needs cannot exceed the window it looks at
 ALERT_PAIRS = (("min_baseline_runs", "baseline_runs"), ("min_anomaly_history_days", "anomaly_window_days"))
 
-_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true/false", list: "a list"}
-_MISSING = object()
-
-
-class _Reader:
-    """Reads values out of one config with the context every error names (environment, file).
-
-    ``complete`` is True for a whole environment file: keys marked ``in_file`` must then be present;
-    otherwise they take their default.
-    """
-
-    def __init__(self, *, complete: bool, environment: str | None = None, source: str | None = None) -> None:
-        self.complete = complete
-        self.environment = environment
-        self.source = source
-
-    @property
-    def where(self) -> dict[str, Any]:
-        return {"environment": self.environment, "source": self.source}
-
-    def error(self, key: str, value: Any, reason: str, expected: str | None = None) -> ConfigError:
-        return ConfigError(key, value, reason, expected=expected, **self.where)
-
-    def missing(self, key: str) -> ConfigError:
-        return self.error(key, None, "missing required key")
-
-    def section(
-        self, parent: Mapping[str, Any], key: str, allowed: Collection[str], *, in_file: bool = True
-    ) -> Mapping[str, Any]:
-        """The object under dotted ``key`` (``{}`` when absent and allowed to be), unknown keys refused."""
-        value = parent.get(key.rsplit(".", 1)[-1])
-        if value is None:
-            if self.complete and in_file:
-                raise self.missing(key)
-            return {}
-        if not isinstance(value, Mapping):
-            raise self.error(key, value, f"expected an object, got {type(value).__name__}", "an object")
-        for name in value:
-            if name not in allowed:
-                raise self.error(f"{key}.{name}", value[name], f"unknown key; allowed: {', '.join(allowed)}")
-        return value
-
-    def value(
-        self,
-        section: Mapping[str, Any],
-        key: str,
-        kind: type,
-        *,
-        default: Any = None,
-        in_file: bool = False,
-        required: bool = False,
-        above: float | None = None,
-        low: float | None = None,
-        high: float | None = None,
-    ) -> Any:
-        """The value under dotted ``key`` in ``section``, type-checked (``float`` means any number; a
-        boolean is never a number) and range-checked (``above`` exclusive, ``low``/``high`` inclusive)."""
-        raw = section.get(key.rsplit(".", 1)[-1], _MISSING)
-        if raw is _MISSING or raw is None:
-            if required or (self.complete and in_file):
-                raise self.missing(key)
-            return default
-        return self.check(key, raw, kind, above=above, low=low, high=high)
-
-    def check(
-        self,
-        key: str,
-        value: Any,
-        kind: type,
-        *,
-        above: float | None = None,
-        low: float | None = None,
-        high: float | None = None,
-    ) -> Any:
-        kinds: tuple[type, ...] = (int, float) if kind is float else (kind,)
-        expected = _TYPE_NAMES.get(kind, kind.__name__)
-        if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kinds):
-            raise self.error(
-                key, value, f"expected {expected}, got {type(value).__name__} {value!r}", expected
-            )
-        if kind is float:
-            value = float(value)
-        if above is not None and not value > above:
-            raise self.error(key, value, f"must be greater than {above:g}", expected)
-        if (low is not None and value < low) or (high is not None and value > high):
-            bounds = f"[{low:g}, {high:g}]" if low is not None and high is not None else ""
-            reason = (
-                f"must lie in {bounds}"
-                if bounds
-                else f"must be at least {low:g}"
-                if low is not None
-                else f"must be at most {high:g}"
-            )
-            raise self.error(key, value, reason, expected)
-        return value
-
-    def mapping(
-        self,
-        section: Mapping[str, Any],
-        key: str,
-        kind: type,
-        *,
-        in_file: bool = False,
-        above: float | None = None,
-        low: float | None = None,
-        high: float | None = None,
-    ) -> Mapping[str, Any]:
-        """A JSON object with free keys (table or rule names) whose values all have ``kind``."""
-        raw = section.get(key.rsplit(".", 1)[-1])
-        if raw is None:
-            if self.complete and in_file:
-                raise self.missing(key)
-            return MappingProxyType({})
-        if not isinstance(raw, Mapping):
-            raise self.error(key, raw, f"expected an object {{name: {_TYPE_NAMES[kind]}}}", "an object")
-        return MappingProxyType(
-            {
-                str(name): self.check(f"{key}.{name}", item, kind, above=above, low=low, high=high)
-                for name, item in raw.items()
-            }
-        )
-
-
 # --- sections ------------------------------------------------------------------------------------
 
 
-def _retry(r: _Reader, export: Mapping[str, Any]) -> RetryPolicy:
+def _retry(r: Reader, export: Mapping[str, Any]) -> RetryPolicy:
     raw = r.section(export, "export.retry", RETRY_KEYS, in_file=False)
     return RetryPolicy(
         max_attempts=r.value(raw, "export.retry.max_attempts", int, default=5, above=0),
@@ -232,7 +110,7 @@ def _retry(r: _Reader, export: Mapping[str, Any]) -> RetryPolicy:
     )
 
 
-def _export(r: _Reader, config: Mapping[str, Any]) -> ExportSettings:
+def _export(r: Reader, config: Mapping[str, Any]) -> ExportSettings:
     raw = r.section(config, "export", EXPORT_KEYS)
     values: dict[str, Any] = {}
     for key, in_file in (
@@ -303,7 +181,7 @@ def _export(r: _Reader, config: Mapping[str, Any]) -> ExportSettings:
     )
 
 
-def _cost(r: _Reader, config: Mapping[str, Any]) -> CostSettings:
+def _cost(r: Reader, config: Mapping[str, Any]) -> CostSettings:
     raw = r.section(config, "cost", COST_KEYS)
     return CostSettings(
         dbu_per_core_hour=r.value(raw, "cost.dbu_per_core_hour", float, default=0.0, in_file=True, low=0),
@@ -312,7 +190,7 @@ def _cost(r: _Reader, config: Mapping[str, Any]) -> CostSettings:
     )
 
 
-def _sla(r: _Reader, config: Mapping[str, Any]) -> SlaSettings:
+def _sla(r: Reader, config: Mapping[str, Any]) -> SlaSettings:
     raw = r.section(config, "sla", SLA_KEYS)
     return SlaSettings(
         freshness_minutes=r.mapping(raw, "sla.freshness_minutes", float, in_file=True, above=0),
@@ -323,7 +201,7 @@ def _sla(r: _Reader, config: Mapping[str, Any]) -> SlaSettings:
     )
 
 
-def _alert_rules(r: _Reader, config: Mapping[str, Any]) -> AlertSettings:
+def _alert_rules(r: Reader, config: Mapping[str, Any]) -> AlertSettings:
     quality = r.section(config, "quality", ("min_pass_rate",))
     rates = r.mapping(quality, "quality.min_pass_rate", float, in_file=True, low=0, high=1)
     alerts = r.section(config, "alerts", ALERT_KEYS)
@@ -342,7 +220,7 @@ def _alert_rules(r: _Reader, config: Mapping[str, Any]) -> AlertSettings:
     return settings
 
 
-def _notifications(r: _Reader, alerts: Mapping[str, Any]) -> NotificationSettings:
+def _notifications(r: Reader, alerts: Mapping[str, Any]) -> NotificationSettings:
     webhook_env = r.value(alerts, "alerts.slack_webhook_env", str, in_file=True)
     if webhook_env is not None and not webhook_env.strip():
         raise r.error("alerts.slack_webhook_env", webhook_env, "must name an environment variable")
@@ -353,7 +231,7 @@ def _notifications(r: _Reader, alerts: Mapping[str, Any]) -> NotificationSetting
     )
 
 
-def _email(r: _Reader, raw: Mapping[str, Any]) -> EmailSettings:
+def _email(r: Reader, raw: Mapping[str, Any]) -> EmailSettings:
     host = r.value(raw, "alerts.email.smtp_host", str, required=True)
     port = r.value(raw, "alerts.email.smtp_port", int, required=True, low=1, high=65535)
     sender = r.value(raw, "alerts.email.sender", str, required=True)
@@ -389,7 +267,7 @@ def _email(r: _Reader, raw: Mapping[str, Any]) -> EmailSettings:
     )
 
 
-def _monitoring(r: _Reader, config: Mapping[str, Any]) -> MonitoringSettings | None:
+def _monitoring(r: Reader, config: Mapping[str, Any]) -> MonitoringSettings | None:
     alerts = config.get("alerts")
     if not alerts and not r.complete:
         return None
@@ -397,7 +275,7 @@ def _monitoring(r: _Reader, config: Mapping[str, Any]) -> MonitoringSettings | N
     return MonitoringSettings(rules, _notifications(r, r.section(config, "alerts", ALERT_KEYS)))
 
 
-def _metrics(r: _Reader, config: Mapping[str, Any]) -> MetricsConfig:
+def _metrics(r: Reader, config: Mapping[str, Any]) -> MetricsConfig:
     return MetricsConfig(
         export=_export(r, config),
         cost=_cost(r, config),
@@ -406,9 +284,9 @@ def _metrics(r: _Reader, config: Mapping[str, Any]) -> MetricsConfig:
     )
 
 
-def _partial(config: Mapping[str, Any], source: str | None = None) -> _Reader:
+def _partial(config: Mapping[str, Any], source: str | None = None) -> Reader:
     name = config.get("environment") if isinstance(config, Mapping) else None
-    return _Reader(complete=False, environment=name if isinstance(name, str) else None, source=source)
+    return Reader(complete=False, environment=name if isinstance(name, str) else None, source=source)
 
 
 # --- entry points --------------------------------------------------------------------------------
@@ -428,7 +306,7 @@ def alert_settings(config: Mapping[str, Any]) -> AlertSettings:
 
 def notification_settings(alerts: Mapping[str, Any]) -> NotificationSettings:
     """The channels of an ``alerts`` section."""
-    r = _Reader(complete=False)
+    r = Reader(complete=False)
     return _notifications(r, r.section({"alerts": alerts}, "alerts", ALERT_KEYS))
 
 
@@ -450,7 +328,7 @@ def config_from_mapping(
 ) -> EnvConfig:
     """A complete environment config, validated; ``environment`` is the name the file is loaded as."""
     named = data.get("environment") if isinstance(data, Mapping) else None
-    r = _Reader(
+    r = Reader(
         complete=True, environment=environment or (named if isinstance(named, str) else None), source=source
     )
     if not isinstance(data, Mapping):
