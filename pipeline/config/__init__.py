@@ -1,9 +1,9 @@
 """One home for the environment configs (``pipeline/configurations/<env>_config.json``).
 
-`model` holds the frozen, typed model; `parse` is the one validator that builds it (through `reader`; a complete
-environment file, or only the sections the metrics export and alerting read); `jdbc` is the one
-parser of PostgreSQL JDBC URLs; `identifiers` checks names that go into SQL text. Errors are
-`pipeline.utils.errors.ConfigError`, naming the environment, the key and the expected type.
+`model` holds the frozen, typed model; `parse` is the one validator that builds it (with `reader`),
+from a complete environment file or from only the sections the metrics export and alerting read;
+`jdbc` is the one parser of PostgreSQL JDBC URLs; `identifiers` checks names that go into SQL text.
+Errors are `pipeline.utils.errors.ConfigError`, naming the environment, the key and the expected type.
 Nothing here imports ``harness``, Spark or psycopg2.
 """
 
