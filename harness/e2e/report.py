@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -143,7 +144,9 @@ def summary_json(outcome: Any) -> str:
     return json.dumps(asdict(outcome), indent=2, sort_keys=True, default=str)
 
 
-def write_report(options: E2EOptions, outcome: Any, pipeline: Any) -> Path:
+def write_report(
+    options: E2EOptions, outcome: Any, pipeline: Any, connect: Callable[[], Any] | None = None
+) -> Path:
     """Write summary.json, the charts and report.html into options.report_dir; returns the HTML path.
 
     This module never imports the runner (it receives the outcome), so the runner can import it.
@@ -165,7 +168,7 @@ def write_report(options: E2EOptions, outcome: Any, pipeline: Any) -> Path:
             charts.append((title, chart_series(frame, x, ys, title, folder / name)))
     except Exception as exc:  # a failed run may lack gold tables; the report must still be written
         charts.append((f"KPI charts unavailable: {exc}", Path()))
-    panels = stages.dashboard_charts(outcome, folder)
+    panels = stages.dashboard_charts(outcome, folder, connect)
     charts.extend(panels)
     parts = [
         f"<h1>e2e run <span class='{outcome.status}'>{outcome.status}</span></h1>",
