@@ -237,23 +237,10 @@ def _start(
 ) -> tuple[Any, PostgresInfo, object] | None:
     """Start one container; None if the port chosen for the host network was taken meanwhile."""
     password = secrets.token_urlsafe(18)
-    container = _postgres_container_class()(
-        image,
-        username=DOCKER_USER,
-        password=password,
-        dbname=DOCKER_DATABASE,
-        driver=None,
-        docker_client_kw={"environment": dict(env)},
-    )
-    if host_network:
-        port = free_port()
-        container.ports = {}  # nothing to publish: the container uses the host's ports
-        container.with_kwargs(labels={OWNER_LABEL: owner_label()}, network_mode="host")
-        container.with_env("PGPORT", str(port))  # the server's default port (postgres:* images too)
-        container.with_command(["postgres", "-c", f"listen_addresses={LOOPBACK}"])
-        container.host_port = port
-    else:
-        container.with_kwargs(labels={OWNER_LABEL: owner_label()})
+    try:  # the constructor already talks to the engine (docker-py asks for its API version)
+        container = _configure(_postgres_container_class(), env, image, password, host_network)
+    except Exception as exc:
+        raise _unavailable(endpoint, image, f"the Docker engine does not answer ({exc})") from None
     token = object()
     cleanup.register(token, lambda: _remove(container))
     try:
@@ -284,3 +271,27 @@ def _start(
         password=password,
     )
     return container, info, token
+
+
+def _configure(cls: type, env: Mapping[str, str], image: str, password: str, host_network: bool) -> Any:
+    """The container as Testcontainers will create it: labelled with its owner, and on a
+    bridge-less engine in the host's network on a port chosen here."""
+    container = cls(
+        image,
+        username=DOCKER_USER,
+        password=password,
+        dbname=DOCKER_DATABASE,
+        driver=None,
+        docker_client_kw={"environment": dict(env)},
+    )
+    labels = {OWNER_LABEL: owner_label()}
+    if not host_network:
+        container.with_kwargs(labels=labels)
+        return container
+    port = free_port()
+    container.ports = {}  # nothing to publish: the container uses the host's ports
+    container.with_kwargs(labels=labels, network_mode="host")
+    container.with_env("PGPORT", str(port))  # the server's default port (postgres:* images too)
+    container.with_command(["postgres", "-c", f"listen_addresses={LOOPBACK}"])
+    container.host_port = port
+    return container

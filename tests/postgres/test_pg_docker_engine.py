@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import selectors
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -184,3 +185,30 @@ def test_dead_engine_names_image_and_engine_then_falls_through_to_local(
         assert info.provider == "local"
     assert f"no Docker engine at {endpoint}" in caplog.text
     assert "so no local/postgres-debian:15 container" in caplog.text
+
+
+@pytest.mark.docker
+def test_a_port_taken_on_the_host_network_is_retried_on_another(
+    docker_engine_env: dict[str, str], fresh_state: StateLayout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a bridge-less engine the harness picks the port; one taken before PostgreSQL binds it
+    makes the container exit, and the harness tries another port instead of failing."""
+    import docker
+    from harness.postgres import container as container_module
+    from harness.postgres.local import free_port
+
+    client = docker.from_env(environment=docker_engine_env)
+    has_bridge = bool(client.networks.list(names=["bridge"]))
+    client.close()
+    if has_bridge:
+        pytest.skip("the engine maps ports: the harness picks no port there")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        taken = busy.getsockname()[1]
+        ports = iter([taken, free_port()])
+        monkeypatch.setattr(container_module, "free_port", lambda: next(ports))
+        with provide_postgres(fresh_state, prefer="docker", environ=docker_engine_env) as info:
+            assert info.port != taken
+            assert query_one(info, "SELECT 1") == (1,)
+    assert harness_containers(docker_engine_env, os.getpid()) == []
