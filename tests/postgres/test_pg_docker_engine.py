@@ -93,12 +93,13 @@ def test_chain_picks_docker_when_the_engine_answers(
     docker_engine_env: dict[str, str], fresh_state: StateLayout, table_copy_query, caplog
 ) -> None:
     caplog.set_level("INFO", logger="harness.postgres")
+    before = set(harness_containers(docker_engine_env, os.getpid()))  # a session fixture's, if any
     with provide_postgres(fresh_state, environ=docker_engine_env) as info:
         assert info.provider == "docker"
         table_copy_query(info, "docker_copy_proof")
         assert query_one(info, "SELECT current_database(), current_user") == ("harness", "harness")
-        assert len(harness_containers(docker_engine_env, os.getpid())) == 1
-    assert harness_containers(docker_engine_env, os.getpid()) == []
+        assert len(set(harness_containers(docker_engine_env, os.getpid())) - before) == 1
+    assert set(harness_containers(docker_engine_env, os.getpid())) == before
     assert "PostgreSQL provider: docker (HARNESS_PG_DSN is not set; the Docker engine at" in caplog.text
     assert "Removed PostgreSQL container" in caplog.text
 
@@ -107,6 +108,7 @@ def test_chain_picks_docker_when_the_engine_answers(
 def test_two_containers_at_once_get_their_own_ports(
     docker_engine_env: dict[str, str], fresh_state: StateLayout
 ) -> None:
+    before = set(harness_containers(docker_engine_env, os.getpid()))
     with (
         provide_postgres(fresh_state, prefer="docker", environ=docker_engine_env) as first,
         provide_postgres(fresh_state, prefer="docker", environ=docker_engine_env) as second,
@@ -118,7 +120,7 @@ def test_two_containers_at_once_get_their_own_ports(
             cur.execute("CREATE TABLE only_in_first (id int)")
         first_conn.close()
         assert query_one(second, "SELECT to_regclass('only_in_first')") == (None,)
-    assert harness_containers(docker_engine_env, os.getpid()) == []
+    assert set(harness_containers(docker_engine_env, os.getpid())) == before
 
 
 @pytest.mark.docker
@@ -202,6 +204,7 @@ def test_a_port_taken_on_the_host_network_is_retried_on_another(
     client.close()
     if has_bridge:
         pytest.skip("the engine maps ports: the harness picks no port there")
+    before = set(harness_containers(docker_engine_env, os.getpid()))
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)
@@ -211,4 +214,4 @@ def test_a_port_taken_on_the_host_network_is_retried_on_another(
         with provide_postgres(fresh_state, prefer="docker", environ=docker_engine_env) as info:
             assert info.port != taken
             assert query_one(info, "SELECT 1") == (1,)
-    assert harness_containers(docker_engine_env, os.getpid()) == []
+    assert set(harness_containers(docker_engine_env, os.getpid())) == before
