@@ -460,4 +460,41 @@ class WatchError(HarnessError):
         )
 
 
+# --- Databricks Asset Bundles (harness/settings/bundle.py) --------------------------------------
+
+
+class BundleError(HarnessError):
+    """Raised when a bundle (databricks.yml and its includes) cannot be read or resolved for a target."""
+
+    def __init__(self, path: str, key: str | None, reason: str) -> None:
+        where = path + (f" (key {key!r})" if key else "")
+        super().__init__(f"Invalid bundle {where}: {reason}", path=path, key=key, reason=reason)
+
+
+class UnknownBundleTargetError(HarnessError):
+    """Raised when ``--target`` names no target of the bundle; lists the ones that exist."""
+
+    def __init__(self, path: str, target: str, available: Sequence[str]) -> None:
+        super().__init__(
+            f"bundle {path} has no target {target!r}; its targets: {', '.join(available) or '(none)'}",
+            path=path,
+            target=target,
+            available=tuple(available),
+        )
+
+
+class UnknownBundlePipelineError(HarnessError):
+    """Raised when ``--pipeline`` names no pipeline of the bundle (or several exist and none is named)."""
+
+    def __init__(self, path: str, target: str, pipeline: str | None, available: Sequence[str]) -> None:
+        what = f"no pipeline {pipeline!r}" if pipeline else "several pipelines; choose one with --pipeline"
+        super().__init__(
+            f"bundle {path} (target {target!r}) has {what}; its pipelines: {', '.join(available) or '(none)'}",
+            path=path,
+            target=target,
+            pipeline=pipeline,
+            available=tuple(available),
+        )
+
+
 __all__ = [name for name in dir() if name.endswith("Error")]

@@ -1,6 +1,7 @@
 """`LocalPipeline`: the Python API to run an unchanged DLT pipeline locally.
 
-    pipeline = LocalPipeline("pipeline/", "pipeline/settings/dev.json", state=".harness")
+    pipeline = LocalPipeline.from_bundle(".", target="dev", state=".harness")   # databricks.yml
+    pipeline = LocalPipeline("my_pipeline/", "my_pipeline/settings.json", state=".harness")  # or a JSON
     result = pipeline.run()                       # one triggered update
     result.status, result.rows_written()          # "COMPLETED", {"bronze_orders": 1000, ...}
     pipeline.event_log().where("event_type = 'flow_progress'")
@@ -11,6 +12,7 @@ Tests share one SparkSession (pass `spark=`); the CLI creates one from the state
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -70,6 +72,25 @@ class LocalPipeline:
             listeners=list(listeners),
         )
 
+    @classmethod
+    def from_bundle(
+        cls,
+        bundle: str | os.PathLike[str] = ".",
+        target: str | None = None,
+        pipeline: str | None = None,
+        variables: Mapping[str, str] | None = None,
+        state: str | os.PathLike[str] | StateLayout | None = None,
+        **kwargs: Any,
+    ) -> LocalPipeline:
+        """The pipeline ``pipeline`` of the Databricks Asset Bundle in ``bundle``, resolved for ``target``
+        as ``databricks bundle validate`` would (harness/settings/bundle.py); its root is the resolved
+        ``root_path`` (the bundle folder when the pipeline has none)."""
+        from harness.settings.bundle import bundle_pipeline_settings, find_bundle_file
+
+        settings = bundle_pipeline_settings(bundle, target, pipeline, variables)
+        root = settings.root_path or find_bundle_file(bundle).parent
+        return cls(root, settings, state, **kwargs)
+
     # --- updates ------------------------------------------------------------------------------
     def run(
         self,
@@ -107,10 +128,9 @@ class LocalPipeline:
                 save_catalog(self.spark)
         full = [e for e in (result.error, *(f.error for f in result.flows.values())) if is_disk_full(e)]
         if not result.succeeded and full:
-            result.error = disk_full_error(self.layout.root, full[0] or "").message
-            result.error_class = "StateDiskFullError"
-        result._event_log = self.event_log
-        return result
+            error = disk_full_error(self.layout.root, full[0] or "").message
+            result = dataclasses.replace(result, error=error, error_class="StateDiskFullError")
+        return dataclasses.replace(result, event_log_reader=self.event_log)
 
     def update_lock(self, *, wait: bool = False, command: str = "run") -> Any:
         """This pipeline's update lock (harness/runtime/pipeline_lock.py): `harness watch` and

@@ -10,6 +10,8 @@ import json
 import sys
 from typing import Any
 
+from harness.cli.bundle_options import add_pipeline_options, pipeline_from_args
+
 
 def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     sql = subparsers.add_parser(
@@ -22,8 +24,8 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
         ),
     )
     sql.add_argument("query", metavar="QUERY")
-    sql.add_argument("--settings", required=True, metavar="SETTINGS.json")
-    sql.add_argument("--pipeline-root", default=".", help="the pipeline folder (not needed to query)")
+    add_pipeline_options(sql, root_positional=False)
+    sql.add_argument("--pipeline-root", help="the pipeline folder (not needed to query)")
     sql.add_argument("--format", choices=("table", "json", "csv"), default="table")
     sql.add_argument(
         "--limit", type=int, default=1000, help="rows to print for --format table (default 1000)"
@@ -48,7 +50,8 @@ def _plain(value: Any) -> Any:
 def sql_command(args: argparse.Namespace) -> int:
     from harness.pipeline import LocalPipeline
 
-    pipeline = LocalPipeline(args.pipeline_root, args.settings, state=args.state)
+    root, settings = pipeline_from_args(args)
+    pipeline = LocalPipeline(root, settings, state=args.state)
     frame = pipeline.sql(args.query)
     if args.format == "table":
         frame.show(args.limit, truncate=False)

@@ -27,7 +27,7 @@ from harness.runtime.crashpoints import KILL_ENV, KILL_MARKER
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PIPELINE_ROOT = REPO_ROOT / "pipeline"
-SETTINGS = PIPELINE_ROOT / "configurations" / "settings" / "dev.json"
+BUNDLE_TARGET = "dev"  # the pipeline as databricks.yml deploys it to dev
 DEV_CONFIG = PIPELINE_ROOT / "configurations" / "dev_config.json"
 PIPELINE_NAME = "retail_orders_dev"
 DATABASE = "retail_dev__ecommerce"
@@ -122,9 +122,10 @@ def run_harness(
         "-c",
         "from harness.cli.main import main; raise SystemExit(main())",
         "run",
-        str(PIPELINE_ROOT),
-        "--settings",
-        str(SETTINGS),
+        "--bundle",
+        str(REPO_ROOT),
+        "--target",
+        BUNDLE_TARGET,
         "--state",
         str(state),
         "--config",
