@@ -68,8 +68,8 @@ def test_second_run_refused_kill_in_first_start_recovers_and_catalog_outlives_pr
     # 2. the next run recovers with no manual step: the killed update is closed as FAILED
     recovered = run(["run", str(root), *common], env())
     assert recovered.returncode == 0, recovered.stderr[-3000:]
-    states = _events(state, "state_demo")
-    assert {r["s"] for r in states if r["update_id"] == killed_update} == {"FAILED"}
+    states = [r for r in _events(state, "state_demo") if r["s"] in ("COMPLETED", "FAILED", "CANCELED")]
+    assert [r["s"] for r in states if r["update_id"] == killed_update] == ["FAILED"]
     finals = [r["update_id"] for r in states if r["s"] == "COMPLETED"]
     assert len(finals) == 1 and finals[0] != killed_update
 
