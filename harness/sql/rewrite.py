@@ -29,7 +29,45 @@ PLACEHOLDER = "__harness_sql_source_{index}__"
 _FROM_FUNCTIONS = frozenset({"EXTRACT", "TRIM", "SUBSTRING", "SUBSTR", "POSITION", "OVERLAY"})
 #: Words that end a table reference (after it, no alias follows).
 _NOT_ALIAS = frozenset(
-    ["WHERE", "GROUP", "ORDER", "LIMIT", "OFFSET", "HAVING", "WINDOW", "UNION", "EXCEPT", "INTERSECT", "MINUS", "JOIN", "INNER", "LEFT", "RIGHT", "FULL", "CROSS", "NATURAL", "OUTER", "SEMI", "ANTI", "ON", "USING", "LATERAL", "PIVOT", "UNPIVOT", "TABLESAMPLE", "CLUSTER", "DISTRIBUTE", "SORT", "QUALIFY", "WATERMARK", "SELECT", "FROM", "AS", "VALUES", "WITH"]
+    [
+        "WHERE",
+        "GROUP",
+        "ORDER",
+        "LIMIT",
+        "OFFSET",
+        "HAVING",
+        "WINDOW",
+        "UNION",
+        "EXCEPT",
+        "INTERSECT",
+        "MINUS",
+        "JOIN",
+        "INNER",
+        "LEFT",
+        "RIGHT",
+        "FULL",
+        "CROSS",
+        "NATURAL",
+        "OUTER",
+        "SEMI",
+        "ANTI",
+        "ON",
+        "USING",
+        "LATERAL",
+        "PIVOT",
+        "UNPIVOT",
+        "TABLESAMPLE",
+        "CLUSTER",
+        "DISTRIBUTE",
+        "SORT",
+        "QUALIFY",
+        "WATERMARK",
+        "SELECT",
+        "FROM",
+        "AS",
+        "VALUES",
+        "WITH",
+    ]
 )
 #: Databricks functions with no local meaning: refused by name (``ai_*`` and ``h3_*`` as families).
 DATABRICKS_ONLY_FUNCTIONS = frozenset(
