@@ -15,10 +15,13 @@ from harness.errors import DefinitionError, OutsidePipelineError, SqlSyntaxError
 from harness.sql.rewrite import PLACEHOLDER, DatasetRead, FileRead, QueryTemplate
 
 
-def _session() -> Any:
-    from pyspark.sql import SparkSession
+def _session(resolver: Any) -> Any:
+    """The resolver's session (flows run in threads, where Spark's "active session" may be unset)."""
+    spark = getattr(resolver, "spark", None)
+    if spark is None:
+        from pyspark.sql import SparkSession
 
-    spark = SparkSession.getActiveSession()
+        spark = SparkSession.getActiveSession()
     if spark is None:  # pragma: no cover - the harness always runs with a session
         raise OutsidePipelineError("a SQL dataset query")
     return spark
@@ -52,7 +55,7 @@ def evaluate(template: QueryTemplate, dataset: str) -> Any:
     resolver = current_resolver()
     if resolver is None:
         raise OutsidePipelineError(f"the SQL query of {dataset}")
-    spark = _session()
+    spark = _session(resolver)
     text = template.text
     for index, source in enumerate(template.sources):
         if isinstance(source, DatasetRead):

@@ -336,8 +336,9 @@ def _has_alias(scanner: _Scanner, k: int) -> bool:
 
 def _name_alias(scanner: _Scanner, name: str, k: int) -> None:
     """Keep `x.col` working after `FROM x` became a placeholder: alias the placeholder as `x`."""
-    if _has_alias(scanner, k):
-        return
+    token = scanner.tok(k)
+    if _has_alias(scanner, k) or (token is not None and token.is_word("WATERMARK")):
+        return  # Spark 4.1's own `WATERMARK col DELAY OF ...` clause comes before an alias
     index = scanner.replacements[-1][2]
     scanner.aliases[index] = name.split(".")[-1]
 
