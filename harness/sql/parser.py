@@ -114,6 +114,9 @@ def _create(cursor: Cursor) -> SqlStatement:
     if cursor.at_punct("("):
         for item in cursor.group("the column list"):
             _column_item(cursor, item, kind, columns, expectations, constraints)
+    typed = {c.type is not None for c in columns}
+    if len(typed) > 1:
+        raise cursor.error("a column list gives either every column a type or none (names and comments only)")
     _clauses(cursor, kind, fields)
     query = None
     if cursor.accept("AS"):

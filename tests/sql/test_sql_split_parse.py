@@ -189,6 +189,7 @@ def test_a_view_column_list_renames_and_comments() -> None:
         "CREATE OR REFRESH STREAMING MATERIALIZED VIEW t AS SELECT 1",
         "CREATE VIEW v (CONSTRAINT c EXPECT (x > 0)) AS SELECT 1 AS x",  # persisted views take no expectations
         "CREATE FLOW f AS INSERT INTO t SELECT 1",  # BY NAME is required
+        "CREATE MATERIALIZED VIEW m (a INT, b) AS SELECT 1, 2",  # typed and untyped columns mixed
         "CREATE OR REFRESH STREAMING TABLE t (CONSTRAINT a EXPECT (x > 0), CONSTRAINT a EXPECT (x < 9)) AS SELECT 1",
     ],
 )

@@ -25,7 +25,7 @@ STORED AS SCD TYPE 2
 TRACK HISTORY ON city;
 
 -- Append flows: one streaming, one run once (a backfill from a batch source)
-CREATE OR REFRESH MATERIALIZED VIEW legacy_events AS SELECT * FROM VALUES (100, 'old') AS t(id, note);
+CREATE OR REFRESH MATERIALIZED VIEW legacy_events AS SELECT * FROM VALUES (CAST(100 AS BIGINT), 'old') AS t(id, note);
 
 CREATE OR REFRESH STREAMING TABLE all_events;
 
