@@ -337,8 +337,8 @@ def _has_alias(scanner: _Scanner, k: int) -> bool:
 def _name_alias(scanner: _Scanner, name: str, k: int) -> None:
     """Keep `x.col` working after `FROM x` became a placeholder: alias the placeholder as `x`."""
     token = scanner.tok(k)
-    if _has_alias(scanner, k) or (token is not None and token.is_word("WATERMARK")):
-        return  # Spark 4.1's own `WATERMARK col DELAY OF ...` clause comes before an alias
+    if _has_alias(scanner, k) or (token is not None and token.is_word("WATERMARK", "TABLESAMPLE")):
+        return  # WATERMARK ... and TABLESAMPLE (...) come before an alias in Spark's grammar
     index = scanner.replacements[-1][2]
     scanner.aliases[index] = name.split(".")[-1]
 
