@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.errors import DefinitionError, OutsidePipelineError, SqlSyntaxError
-from harness.sql.rewrite import PLACEHOLDER, DatasetRead, FileRead, QueryTemplate
+from harness.sql.rewrite import METADATA, PLACEHOLDER, DatasetRead, FileRead, QueryTemplate
 
 
 def _session(resolver: Any) -> Any:
@@ -64,13 +64,18 @@ def evaluate(template: QueryTemplate, dataset: str) -> Any:
             df = resolver.cloud_files(source.path, dict(source.options), source.schema)
         else:
             df = _batch_files(spark, resolver, source)
+        if isinstance(source, FileRead) and template.uses_metadata:
+            from pyspark.sql import functions as F
+
+            df = df.withColumn(METADATA, F.col("_metadata"))
         view = sql_view_name(f"src{index}")
         df.createOrReplaceTempView(view)
         text = text.replace(PLACEHOLDER.format(index=index), f"`{view}`")
     try:
-        return original_method(SparkSession, "sql")(spark, text)
+        result = original_method(SparkSession, "sql")(spark, text)
     except Exception as exc:
         raise _located(exc, template, dataset) from exc
+    return result.drop(METADATA) if METADATA in result.columns else result
 
 
 def _located(exc: Exception, template: QueryTemplate, dataset: str) -> Exception:

@@ -24,6 +24,9 @@ from harness.sql.statements import Body
 from harness.sql.tokens import Kind, Token, tokenize
 
 PLACEHOLDER = "__harness_sql_source_{index}__"
+#: Stands for a file source's hidden ``_metadata`` column, which Spark does not expose through the
+#: temporary view a placeholder becomes; `bind` adds it to file sources as a visible column.
+METADATA = "__harness_sql_metadata__"
 
 #: Functions whose FROM is part of their argument syntax, not a relation (EXTRACT(YEAR FROM ts)).
 _FROM_FUNCTIONS = frozenset({"EXTRACT", "TRIM", "SUBSTRING", "SUBSTR", "POSITION", "OVERLAY"})
@@ -159,6 +162,7 @@ class QueryTemplate:
     path: str
     line: int
     ctes: frozenset[str] = field(default_factory=frozenset)
+    uses_metadata: bool = False  # the body names `_metadata` (replaced by METADATA)
 
 
 class _Scanner:
@@ -290,11 +294,24 @@ def rewrite_body(body: Body, path: str) -> QueryTemplate:
                 k = _relations(scanner, k + 1, ctes)
                 continue
         k += 1
+    edits = [
+        (
+            start,
+            end,
+            PLACEHOLDER.format(index=index)
+            + (f" AS {scanner.aliases[index]}" if index in scanner.aliases else ""),
+        )
+        for start, end, index in scanner.replacements
+    ]
+    has_files = any(isinstance(s, FileRead) for s in scanner.sources)
+    metadata = [
+        t for t in scanner.all if has_files and t.kind is Kind.IDENT and t.text.lower() == "_metadata"
+    ]
+    edits += [(t.start, t.end, METADATA) for t in metadata]
     text = body.text
-    for start, end, index in sorted(scanner.replacements, reverse=True):
-        alias = f" AS {scanner.aliases[index]}" if index in scanner.aliases else ""
-        text = text[:start] + PLACEHOLDER.format(index=index) + alias + text[end:]
-    return QueryTemplate(text, tuple(scanner.sources), path, body.line, ctes)
+    for start, end, replacement in sorted(edits, reverse=True):
+        text = text[:start] + replacement + text[end:]
+    return QueryTemplate(text, tuple(scanner.sources), path, body.line, ctes, uses_metadata=bool(metadata))
 
 
 def _relations(scanner: _Scanner, k: int, ctes: frozenset[str]) -> int:

@@ -6,7 +6,7 @@ import pytest
 
 from harness.errors import SqlSyntaxError, SqlUnsupportedError
 from harness.sql.register import FileState, schema_ddl
-from harness.sql.rewrite import PLACEHOLDER, DatasetRead, FileRead, rewrite_body
+from harness.sql.rewrite import METADATA, PLACEHOLDER, DatasetRead, FileRead, rewrite_body
 from harness.sql.statements import Body, Column
 
 pytestmark = pytest.mark.unit
@@ -93,7 +93,7 @@ def test_stream_read_files_is_auto_loader_with_cloud_files_options() -> None:
         },
         True,
     )
-    assert template.text == f"SELECT *, _metadata.file_path FROM {p(0)}"
+    assert template.text == f"SELECT *, {METADATA}.file_path FROM {p(0)}"
 
 
 def test_batch_read_files_infers_types_and_its_format_from_the_extension() -> None:
@@ -179,3 +179,12 @@ def test_schema_ddl_of_a_typed_column_list() -> None:
     columns = (Column("id", "BIGINT", True, "it's the id"), Column("x y", "DECIMAL(10, 2)"))
     assert schema_ddl(columns) == "`id` BIGINT NOT NULL COMMENT 'it\\'s the id', `x y` DECIMAL(10, 2)"
     assert schema_ddl((Column("a"), Column("b"))) is None
+
+
+def test_metadata_of_a_file_source_is_renamed_for_the_binder() -> None:
+    template = rewrite(
+        "SELECT *, _metadata.file_path AS f FROM STREAM read_files('/in', format => 'json') WHERE 1 = 1"
+    )
+    assert template.uses_metadata
+    assert template.text == f"SELECT *, {METADATA}.file_path AS f FROM {p(0)} WHERE 1 = 1"
+    assert not rewrite("SELECT _metadata.file_path FROM t").uses_metadata  # a table's own column: untouched
