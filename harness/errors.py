@@ -498,3 +498,47 @@ class UnknownBundlePipelineError(HarnessError):
 
 
 __all__ = [name for name in dir() if name.endswith("Error")]
+
+
+# --- SQL pipeline sources (harness.sql) ----------------------------------------------------------
+
+
+class SqlSyntaxError(HarnessError):
+    """Raised when a statement of a pipeline `.sql` file cannot be parsed (names file, line, statement)."""
+
+    def __init__(self, path: str, line: int, statement: str, reason: str) -> None:
+        shown = " ".join(statement.split())
+        shown = shown if len(shown) <= 120 else shown[:117] + "..."
+        super().__init__(
+            f"SQL syntax error in {path}:{line}: {reason}. Statement: {shown}",
+            path=path,
+            line=line,
+            statement=statement,
+            reason=reason,
+        )
+
+
+class SqlConfigurationError(HarnessError):
+    """Raised when a `${key}` in a pipeline `.sql` file names a key the pipeline configuration lacks."""
+
+    def __init__(self, key: str, path: str, line: int, available: Sequence[str]) -> None:
+        super().__init__(
+            f"${{{key}}} in {path}:{line} names a key the pipeline configuration does not have; add "
+            f"{key!r} to the settings' configuration (keys there: {', '.join(available) or 'none'})",
+            key=key,
+            path=path,
+            line=line,
+        )
+
+
+class SqlUnsupportedError(HarnessError):
+    """Raised for a SQL statement, clause or function that has no local meaning (refused by name)."""
+
+    def __init__(self, feature: str, path: str, line: int, reason: str) -> None:
+        super().__init__(
+            f"{feature} in {path}:{line} is not supported locally: {reason}",
+            feature=feature,
+            path=path,
+            line=line,
+            reason=reason,
+        )

@@ -254,7 +254,13 @@ class UpdateRunner:
     def _load(self) -> PipelineRegistry:
         registry = PipelineRegistry()
         files = library_files(self.rt.settings.libraries, self.rt.pipeline_root)
-        load_sources(files, self.rt.spark, registry)
+        load_sources(
+            files,
+            self.rt.spark,
+            registry,
+            configuration=self.rt.settings.configuration,
+            names=self.rt.names,
+        )
         share_with_python_workers(self._import_paths())
         for flow in registry.flows.values():
             self._flow_targets[flow.name] = flow.target.split(".")[-1].strip("`").lower()
