@@ -58,9 +58,12 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def e2e(session: nox.Session) -> None:
-    """The main job: simulate -> pipeline updates -> quality -> export -> reconcile -> report."""
+    """The main job: simulate -> pipeline updates -> quality -> export -> reconcile -> report.
+
+    The reference pipeline runs as its Databricks Asset Bundle deploys it (databricks.yml, target dev).
+    """
     _install_project(session)
-    session.run("harness", "e2e", *session.posargs, env=_env())
+    session.run("harness", "e2e", "--bundle", str(ROOT), "--target", "dev", *session.posargs, env=_env())
 
 
 @nox.session

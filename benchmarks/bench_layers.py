@@ -2,7 +2,7 @@
 
 For each order count of the size (quick: 10k; medium: 10k, 100k; large: 10k, 100k, 1M) one seeded
 simulator batch is landed in a fresh dev landing volume and ONE triggered update of the unchanged
-pipeline (`pipeline/`, settings dev.json) runs through `LocalPipeline` on a fresh state directory.
+pipeline (`pipeline/`, bundle target dev) runs through `LocalPipeline` on a fresh state directory.
 A layer's time is the span from its first flow starting to its last flow finishing (flows of a layer
 run concurrently, up to HARNESS_MAX_CONCURRENT_FLOWS); end to end is the whole update, including
 loading the pipeline sources, resolving the graph and writing the event log.

@@ -409,6 +409,42 @@ class SchemaLocationError(HarnessError):
         )
 
 
+# --- one update at a time per pipeline (harness/runtime/pipeline_lock.py) ---------------------------
+
+
+class PipelineBusyError(HarnessError):
+    """Raised when another process is already updating the same pipeline state."""
+
+    def __init__(
+        self, pipeline: str, state: str, *, update_id: str, started_at: str, pid: str, command: str
+    ) -> None:
+        super().__init__(
+            f"pipeline {pipeline!r} (state {state}) is already being updated by `harness {command}`: "
+            f"update {update_id}, started {started_at}, PID {pid}. Wait for it to finish, pass --wait to "
+            "queue behind it, or stop that process; `harness sql` can read the tables meanwhile.",
+            pipeline=pipeline,
+            state=state,
+            update_id=update_id,
+            started_at=started_at,
+            pid=pid,
+            command=command,
+        )
+
+
+class StateDiskFullError(HarnessError):
+    """Raised when the disk holding the state directory is full during an update."""
+
+    def __init__(self, state: str, free_bytes: int, detail: str) -> None:
+        super().__init__(
+            f"the disk holding the state directory {state} is full ({free_bytes} bytes free): {detail}. "
+            "The update stopped; Delta commits and checkpoints are atomic, so nothing written is "
+            "half-done. Free some space and run again: the next update picks up where this one stopped.",
+            state=state,
+            free_bytes=free_bytes,
+            detail=detail,
+        )
+
+
 # --- harness watch (harness/watch.py) --------------------------------------------------------------
 
 
@@ -476,8 +512,8 @@ class WidgetNotDefinedError(HarnessError):
 # --- SQL typed by users (harness sql, notebooks) ------------------------------------------------------
 
 
-class SqlSyntaxError(HarnessError):
-    """Raised when a query uses a Databricks spelling (`event_log(...)`, `col:path`) the wrong way."""
+class QuerySyntaxError(HarnessError):
+    """Raised when a query typed by a user uses a Databricks spelling (`event_log(...)`, `col:path`) the wrong way."""
 
     def __init__(self, query: str, position: int, reason: str) -> None:
         super().__init__(f"{reason} (at position {position} of the query)", query=query, position=position)
@@ -510,7 +546,87 @@ class EventLogNotFoundError(HarnessError):
             requested=requested,
             pipeline_id=pipeline_id,
             pipeline_name=pipeline_name,
+
+
+# --- Databricks Asset Bundles (harness/settings/bundle.py) --------------------------------------
+
+
+class BundleError(HarnessError):
+    """Raised when a bundle (databricks.yml and its includes) cannot be read or resolved for a target."""
+
+    def __init__(self, path: str, key: str | None, reason: str) -> None:
+        where = path + (f" (key {key!r})" if key else "")
+        super().__init__(f"Invalid bundle {where}: {reason}", path=path, key=key, reason=reason)
+
+
+class UnknownBundleTargetError(HarnessError):
+    """Raised when ``--target`` names no target of the bundle; lists the ones that exist."""
+
+    def __init__(self, path: str, target: str, available: Sequence[str]) -> None:
+        super().__init__(
+            f"bundle {path} has no target {target!r}; its targets: {', '.join(available) or '(none)'}",
+            path=path,
+            target=target,
+            available=tuple(available),
+        )
+
+
+class UnknownBundlePipelineError(HarnessError):
+    """Raised when ``--pipeline`` names no pipeline of the bundle (or several exist and none is named)."""
+
+    def __init__(self, path: str, target: str, pipeline: str | None, available: Sequence[str]) -> None:
+        what = f"no pipeline {pipeline!r}" if pipeline else "several pipelines; choose one with --pipeline"
+        super().__init__(
+            f"bundle {path} (target {target!r}) has {what}; its pipelines: {', '.join(available) or '(none)'}",
+            path=path,
+            target=target,
+            pipeline=pipeline,
+            available=tuple(available),
         )
 
 
 __all__ = [name for name in dir() if name.endswith("Error")]
+
+
+# --- SQL pipeline sources (harness.sql) ----------------------------------------------------------
+
+
+class SqlSyntaxError(HarnessError):
+    """Raised when a statement of a pipeline `.sql` file cannot be parsed (names file, line, statement)."""
+
+    def __init__(self, path: str, line: int, statement: str, reason: str) -> None:
+        shown = " ".join(statement.split())
+        shown = shown if len(shown) <= 120 else shown[:117] + "..."
+        super().__init__(
+            f"SQL syntax error in {path}:{line}: {reason}. Statement: {shown}",
+            path=path,
+            line=line,
+            statement=statement,
+            reason=reason,
+        )
+
+
+class SqlConfigurationError(HarnessError):
+    """Raised when a `${key}` in a pipeline `.sql` file names a key the pipeline configuration lacks."""
+
+    def __init__(self, key: str, path: str, line: int, available: Sequence[str]) -> None:
+        super().__init__(
+            f"${{{key}}} in {path}:{line} names a key the pipeline configuration does not have; add "
+            f"{key!r} to the settings' configuration (keys there: {', '.join(available) or 'none'})",
+            key=key,
+            path=path,
+            line=line,
+        )
+
+
+class SqlUnsupportedError(HarnessError):
+    """Raised for a SQL statement, clause or function that has no local meaning (refused by name)."""
+
+    def __init__(self, feature: str, path: str, line: int, reason: str) -> None:
+        super().__init__(
+            f"{feature} in {path}:{line} is not supported locally: {reason}",
+            feature=feature,
+            path=path,
+            line=line,
+            reason=reason,
+        )

@@ -10,7 +10,7 @@ A kernel start-up file (IPython ``profile_default/startup/``) does the set-up, s
 itself contains nothing the harness adds::
 
     from harness.notebook import notebook_session
-    spark, namespace = notebook_session("pipeline", "pipeline/configurations/settings/dev.json", ".harness")
+    spark, namespace = notebook_session(state=".harness", bundle=".", target="dev")   # databricks.yml
 
 Registering is needed when the pipeline ran on another session's metastore (the test suite's
 shared session): the data is in the pipeline's state either way, its catalog entries may not be.
@@ -42,25 +42,38 @@ def register_tables(pipeline: Any) -> list[str]:
         for table in sorted(p for p in database.iterdir() if delta_table_exists(p)):
             store.register(TableLocation(table.name.lower(), database.name, table.name, str(table), True))
             names.append(f"{database.name}.{table.name}")
+    from harness.spark.catalog_store import save_catalog
+
+    save_catalog(pipeline.spark)
     return names
 
 
 def notebook_session(
-    pipeline_root: str | os.PathLike[str],
-    settings: str | os.PathLike[str],
-    state: str | os.PathLike[str],
+    pipeline_root: str | os.PathLike[str] | None = None,
+    settings: str | os.PathLike[str] | None = None,
+    state: str | os.PathLike[str] = ".harness",
     *,
+    bundle: str | os.PathLike[str] | None = None,
+    target: str | None = None,
+    pipeline: str | None = None,
     master: str | None = None,
 ) -> tuple[Any, str]:
-    """(SparkSession, namespace) for a notebook over the pipeline's tables; also sets `NAMESPACE_ENV`."""
+    """(SparkSession, namespace) for a notebook over the pipeline's tables; also sets `NAMESPACE_ENV`.
+
+    The pipeline is a bundle's (``bundle``, ``target``, ``pipeline``, as ``harness run --bundle``)
+    or, with ``settings``, a settings JSON with its ``pipeline_root``.
+    """
     from harness.pipeline import LocalPipeline
 
-    pipeline = LocalPipeline(pipeline_root, settings, state=state, master=master)
-    register_tables(pipeline)
-    namespace = pipeline.runtime.names.database
+    if settings is None:
+        local = LocalPipeline.from_bundle(bundle or ".", target, pipeline, state=state, master=master)
+    else:
+        local = LocalPipeline(pipeline_root or ".", settings, state=state, master=master)
+    register_tables(local)
+    namespace = local.runtime.names.database
     os.environ[NAMESPACE_ENV] = namespace
-    _speak_databricks_sql(pipeline)
-    return pipeline.spark, namespace
+    _speak_databricks_sql(local)
+    return local.spark, namespace
 
 
 def _speak_databricks_sql(pipeline: Any) -> None:

@@ -1,6 +1,7 @@
 """`LocalPipeline`: the Python API to run an unchanged DLT pipeline locally.
 
-    pipeline = LocalPipeline("pipeline/", "pipeline/settings/dev.json", state=".harness")
+    pipeline = LocalPipeline.from_bundle(".", target="dev", state=".harness")   # databricks.yml
+    pipeline = LocalPipeline("my_pipeline/", "my_pipeline/settings.json", state=".harness")  # or a JSON
     result = pipeline.run()                       # one triggered update
     result.status, result.rows_written()          # "COMPLETED", {"bronze_orders": 1000, ...}
     pipeline.event_log().where("event_type = 'flow_progress'")
@@ -11,18 +12,23 @@ Tests share one SparkSession (pass `spark=`); the CLI creates one from the state
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from harness.errors import EventLogNotFoundError, UnknownDatasetError
+from harness.runtime.disk_full import disk_full_error, is_disk_full
+from harness.runtime.pipeline_lock import pipeline_lock
 from harness.runtime.refresh import RefreshRequest
 from harness.runtime.results import UpdateResult
 from harness.runtime.tables import delta_table_exists
 from harness.runtime.update import PipelineRuntime, UpdateRunner
 from harness.settings.model import PipelineSettings, load_settings, parse_settings
+from harness.spark.catalog_store import save_catalog
 from harness.state import StateLayout
 
 MAX_FLOWS_ENV = "HARNESS_MAX_CONCURRENT_FLOWS"
@@ -68,6 +74,25 @@ class LocalPipeline:
             listeners=list(listeners),
         )
 
+    @classmethod
+    def from_bundle(
+        cls,
+        bundle: str | os.PathLike[str] = ".",
+        target: str | None = None,
+        pipeline: str | None = None,
+        variables: Mapping[str, str] | None = None,
+        state: str | os.PathLike[str] | StateLayout | None = None,
+        **kwargs: Any,
+    ) -> LocalPipeline:
+        """The pipeline ``pipeline`` of the Databricks Asset Bundle in ``bundle``, resolved for ``target``
+        as ``databricks bundle validate`` would (harness/settings/bundle.py); its root is the resolved
+        ``root_path`` (the bundle folder when the pipeline has none)."""
+        from harness.settings.bundle import bundle_pipeline_settings, find_bundle_file
+
+        settings = bundle_pipeline_settings(bundle, target, pipeline, variables)
+        root = settings.root_path or find_bundle_file(bundle).parent
+        return cls(root, settings, state, **kwargs)
+
     # --- updates ------------------------------------------------------------------------------
     def run(
         self,
@@ -77,19 +102,42 @@ class LocalPipeline:
         full_refresh_selection: Iterable[str] = (),
         retry_on_schema_change: bool = True,
         update_id: str | None = None,
+        wait: bool = False,
     ) -> UpdateResult:
         """Run one triggered update; returns its status, per-flow counts and the event log.
 
         When Auto Loader stops a flow because new columns appeared (schemaEvolutionMode
         addNewColumns), the update is retried once, as a Databricks pipeline restarts the flow.
+        Another process updating the same pipeline state makes this raise `PipelineBusyError`
+        (or wait for it, with ``wait=True``).
         """
         request = RefreshRequest(bool(full_refresh), tuple(refresh), tuple(full_refresh_selection))
-        result = UpdateRunner(self.runtime, request, update_id).run()
-        if retry_on_schema_change and UpdateRunner.schema_change_pending(result):
-            retry_request = RefreshRequest(False, request.refresh_selection, ())
-            result = UpdateRunner(self.runtime, retry_request).run()
-        result._event_log = self.event_log
-        return result
+        with self.update_lock(wait=wait) as lock:
+            update_id = update_id or str(uuid.uuid4())
+            lock.describe(update_id=update_id)
+            try:
+                result = UpdateRunner(self.runtime, request, update_id).run()
+                if retry_on_schema_change and UpdateRunner.schema_change_pending(result):
+                    retry_request = RefreshRequest(False, request.refresh_selection, ())
+                    retry_id = str(uuid.uuid4())
+                    lock.describe(update_id=retry_id)
+                    result = UpdateRunner(self.runtime, retry_request, retry_id).run()
+            except Exception as exc:
+                if is_disk_full(exc):  # even the event log could not be written
+                    raise disk_full_error(self.layout.root, str(exc)) from exc
+                raise
+            finally:
+                save_catalog(self.spark)
+        full = [e for e in (result.error, *(f.error for f in result.flows.values())) if is_disk_full(e)]
+        if not result.succeeded and full:
+            error = disk_full_error(self.layout.root, full[0] or "").message
+            result = dataclasses.replace(result, error=error, error_class="StateDiskFullError")
+        return dataclasses.replace(result, event_log_reader=self.event_log)
+
+    def update_lock(self, *, wait: bool = False, command: str = "run") -> Any:
+        """This pipeline's update lock (harness/runtime/pipeline_lock.py): `harness watch` and
+        `harness dev` hold it for their whole life, `run` for each update; re-entrant in a process."""
+        return pipeline_lock(self.layout, self.settings.name, wait=wait, command=command)
 
     def validate(self) -> Any:
         """Load the sources and resolve the graph without running anything; returns the `PipelineGraph`."""
@@ -134,9 +182,11 @@ class LocalPipeline:
             self.spark.sql(f"USE {self.runtime.names.database}")
         self.event_log().createOrReplaceTempView(EVENT_LOG_VIEW)
         try:
-            return self.spark.sql(self.prepare_sql(query))
+            frame = self.spark.sql(self.prepare_sql(query))
         except PySparkException as exc:
             raise sql_error(exc, query) from exc
+        save_catalog(self.spark)  # DDL (CREATE TABLE/VIEW, DROP) runs eagerly: keep it for the next process
+        return frame
 
     def prepare_sql(self, query: str) -> str:
         """`query` in open-source Spark SQL: event_log() calls, JSON paths and pipeline names rewritten."""

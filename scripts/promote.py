@@ -1,7 +1,6 @@
 """Environment promotion of the reference pipeline: dev -> staging -> prod (docs/deployment.md).
 
-    python scripts/promote.py check                       # offline: configs, bundle, settings agree
-    python scripts/promote.py render-settings             # rewrite pipeline/configurations/settings/*.json
+    python scripts/promote.py check                       # offline: configs and bundle agree
     python scripts/promote.py promote --to staging        # check, local tests, bundle validate + deploy
     python scripts/promote.py promote --to prod --dry-run # print the commands only
 
@@ -15,7 +14,6 @@ environment can be promoted to (dev -> staging -> prod).
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
@@ -23,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from deploy_checks import REPO_ROOT, SETTINGS_DIR, TARGETS, all_problems, render_settings
+from deploy_checks import REPO_ROOT, all_problems
 
 PREVIOUS = {"staging": "dev", "prod": "staging"}
 
@@ -41,14 +39,6 @@ def check() -> int:
         print(f"FAIL {problem}")
     print("deployment checks: " + ("OK" if not problems else f"{len(problems)} problem(s)"))
     return 1 if problems else 0
-
-
-def write_settings() -> int:
-    for target in TARGETS:
-        path = SETTINGS_DIR / f"{target}.json"
-        path.write_text(json.dumps(render_settings(target), indent=2) + "\n", encoding="utf-8")
-        print(f"wrote {path.relative_to(REPO_ROOT)}")
-    return 0
 
 
 def promote(target: str, dry_run: bool, with_reconciliation: bool, run: bool) -> int:
@@ -73,8 +63,7 @@ def promote(target: str, dry_run: bool, with_reconciliation: bool, run: bool) ->
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("check", help="offline consistency checks of configs, bundle and settings files")
-    sub.add_parser("render-settings", help="rewrite the pipeline settings files from the bundle")
+    sub.add_parser("check", help="offline consistency checks of configs and the bundle")
     promote_parser = sub.add_parser(
         "promote", help="check, test, validate and deploy to the next environment"
     )
@@ -89,8 +78,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "check":
         return check()
-    if args.command == "render-settings":
-        return write_settings()
     return promote(args.to, args.dry_run, args.with_reconciliation, args.run)
 
 

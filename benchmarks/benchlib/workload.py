@@ -1,5 +1,5 @@
 """The measured workload: simulator batches landed where the dev settings read them, and the real
-pipeline (``pipeline/`` with ``configurations/settings/dev.json``) run by `LocalPipeline`.
+pipeline (``pipeline/``, as ``databricks.yml`` deploys it to dev) run by `LocalPipeline.from_bundle`.
 
 Per-flow wall-clock spans come from an event-log listener (the RUNNING and the terminal
 ``flow_progress`` event of each flow): flows of one layer run concurrently, so a layer's time is the
@@ -21,7 +21,7 @@ from simulator import Simulator, SimulatorConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PIPELINE_ROOT = REPO_ROOT / "pipeline"
-SETTINGS = PIPELINE_ROOT / "configurations" / "settings" / "dev.json"
+BUNDLE_TARGET = "dev"  # the pipeline as databricks.yml deploys it to dev
 #: the dev settings' landing folders live under this volume (``ecommerce.landing_*``)
 LANDING_VOLUME = "/Volumes/retail_dev/ecommerce/raw/orders"
 LAYERS = ("bronze", "silver", "gold")
@@ -137,7 +137,9 @@ def simulator_config(orders_per_batch: int, seed: int = 7) -> SimulatorConfig:
 
 def new_run(spark: Any, state: Path, orders_per_batch: int, seed: int = 7) -> Run:
     clock = FlowClock()
-    pipeline = LocalPipeline(PIPELINE_ROOT, SETTINGS, state=state, spark=spark, listeners=[clock])
+    pipeline = LocalPipeline.from_bundle(
+        REPO_ROOT, BUNDLE_TARGET, state=state, spark=spark, listeners=[clock]
+    )
     landing = pipeline.volume_path(LANDING_VOLUME)
     simulator = Simulator(simulator_config(orders_per_batch, seed), landing, fsync=False)
     return Run(pipeline, simulator, clock)

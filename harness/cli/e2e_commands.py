@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from harness.cli.bundle_options import add_pipeline_options
+
 
 def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     from harness.e2e.options import E2EOptions
@@ -46,8 +48,9 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
         help="JVM heap of the Spark driver (default %(default)s; HARNESS_DRIVER_MEMORY overrides)",
     )
     e2e.add_argument("--master", help="Spark master (spark://...) or Spark Connect remote (sc://...)")
-    e2e.add_argument("--pipeline-root", type=Path, default=defaults.pipeline_root)
-    e2e.add_argument("--settings", type=Path, default=defaults.settings)
+    add_pipeline_options(e2e, root_positional=False)
+    e2e.set_defaults(bundle=str(defaults.bundle), target=defaults.target)
+    e2e.add_argument("--pipeline-root", type=Path, help="the pipeline folder (with --settings)")
     e2e.add_argument("--environment-config", type=Path, default=defaults.environment_config)
     e2e.set_defaults(func=e2e_command)
 
@@ -55,7 +58,9 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
 def e2e_command(args: argparse.Namespace) -> int:
     from harness.e2e.options import E2EOptions, fresh_state_dir
     from harness.e2e.runner import run_e2e
+    from harness.settings.bundle import parse_var_options
 
+    json_settings = args.settings is not None
     options = E2EOptions(
         state=(args.state or fresh_state_dir()).resolve(),
         batches=args.batches,
@@ -67,8 +72,12 @@ def e2e_command(args: argparse.Namespace) -> int:
         schema_drift_at=args.schema_drift_at or None,
         master=args.master,
         driver_memory=args.driver_memory,
-        pipeline_root=args.pipeline_root.resolve(),
-        settings=args.settings.resolve(),
+        bundle=Path(args.bundle).resolve(),
+        target=None if json_settings else args.target,
+        pipeline=None if json_settings else args.pipeline,
+        variables=tuple(sorted(parse_var_options(args.var).items())),
+        settings=Path(args.settings).resolve() if json_settings else None,
+        pipeline_root=args.pipeline_root.resolve() if args.pipeline_root else None,
         environment_config=args.environment_config.resolve(),
     )
     outcome = run_e2e(options)

@@ -10,6 +10,19 @@ from harness.runtime.results import UpdateResult
 
 _SHOWN = ("RUNNING", "COMPLETED", "FAILED", "SKIPPED", "IDLE", "EXCLUDED")
 _MARK = {"RUNNING": ">", "COMPLETED": "+", "FAILED": "x", "SKIPPED": "-", "IDLE": "=", "EXCLUDED": "."}
+#: warnings this process has printed: settings warnings recur in every update's event log (as on
+#: Databricks), but the terminal says each once per process, however many updates run
+_SAID: set[str] = set()
+
+
+def say_once(message: str, stream: TextIO | None = None, stamp: str = "") -> bool:
+    """Print a warning the first time this process meets it; returns whether it was printed."""
+    if message in _SAID:
+        return False
+    _SAID.add(message)
+    prefix = f"[{stamp}] " if stamp else ""
+    print(f"{prefix}WARN  {message}", file=stream or sys.stderr, flush=True)
+    return True
 
 
 class ProgressPrinter:
@@ -27,7 +40,7 @@ class ProgressPrinter:
         if kind == "update_progress":
             state = details.get("state", "")
             if event["level"] == "WARN":
-                self._print(f"[{stamp}] WARN  {event['message']}")
+                say_once(event["message"], self.stream, stamp)
             elif state:
                 self._print(f"[{stamp}] update {event['origin']['update_id'][:8]}: {state}")
         elif kind == "flow_progress":

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from harness.cli.bundle_options import add_pipeline_options, pipeline_from_args, settings_from_args
 from harness.cli.progress import ProgressPrinter, summary
 
 
@@ -20,10 +21,7 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
         help="run one triggered update of a pipeline",
         description="Run one triggered update of a DLT pipeline on local Spark + Delta, as Databricks would.",
     )
-    run.add_argument("pipeline_root", metavar="PIPELINE_ROOT", help="folder with the pipeline's source files")
-    run.add_argument(
-        "--settings", required=True, metavar="SETTINGS.json", help="Databricks pipeline settings JSON"
-    )
+    add_pipeline_options(run)
     group = run.add_mutually_exclusive_group()
     group.add_argument(
         "--full-refresh", action="store_true", help="reset every streaming table and recompute all"
@@ -39,6 +37,11 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "--no-retry", action="store_true", help="do not retry once after Auto Loader records new columns"
     )
     run.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another process is updating this pipeline, wait for it instead of failing",
+    )
+    run.add_argument(
         "--config",
         metavar="ENV_CONFIG.json",
         help="environment config; exports metrics after the run if export.enabled",
@@ -51,8 +54,7 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
         help="load and analyse a pipeline without writing anything",
         description="Load the pipeline's sources and resolve its graph (dry run): prints datasets and flows.",
     )
-    validate.add_argument("pipeline_root", metavar="PIPELINE_ROOT")
-    validate.add_argument("--settings", required=True, metavar="SETTINGS.json")
+    add_pipeline_options(validate)
     validate.add_argument("--master")
     validate.set_defaults(func=validate_command)
 
@@ -63,8 +65,8 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
         description="Print the local folder the harness uses for a Unity Catalog volume path.",
     )
     path.add_argument("volume_path", metavar="/Volumes/CATALOG/SCHEMA/VOLUME/...")
-    path.add_argument(
-        "--settings", metavar="SETTINGS.json", help="accepted for symmetry; the mapping needs only --state"
+    add_pipeline_options(
+        path, root_positional=False, settings_help="validated when given; the mapping needs only --state"
     )
     path.add_argument("--create", action="store_true", help="create the folder")
     path.set_defaults(func=path_command)
@@ -72,20 +74,25 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     from harness.pipeline import LocalPipeline
+    from harness.runtime.pipeline_lock import pipeline_lock
+    from harness.state import StateLayout
 
-    pipeline = LocalPipeline(
-        args.pipeline_root, args.settings, state=args.state, master=args.master, listeners=[ProgressPrinter()]
-    )
-    result = pipeline.run(
-        full_refresh=args.full_refresh,
-        refresh=_names(args.refresh),
-        full_refresh_selection=_names(args.full_refresh_selection),
-        retry_on_schema_change=not args.no_retry,
-    )
-    print(summary(result))
-    from harness.cli.export_commands import export_after_run
+    root, settings = pipeline_from_args(args)
+    # taken before Spark starts, so a second run on the same pipeline is refused at once
+    with pipeline_lock(StateLayout.at(args.state), settings.name, wait=args.wait, command="run"):
+        pipeline = LocalPipeline(
+            root, settings, state=args.state, master=args.master, listeners=[ProgressPrinter()]
+        )
+        result = pipeline.run(
+            full_refresh=args.full_refresh,
+            refresh=_names(args.refresh),
+            full_refresh_selection=_names(args.full_refresh_selection),
+            retry_on_schema_change=not args.no_retry,
+        )
+        print(summary(result))
+        from harness.cli.export_commands import export_after_run
 
-    export_after_run(pipeline, args.config)
+        export_after_run(pipeline, args.config)
     if not result.succeeded:
         print(f"Error: update {result.update_id} FAILED: {result.error}", file=sys.stderr)
         return 1
@@ -95,7 +102,8 @@ def run_command(args: argparse.Namespace) -> int:
 def validate_command(args: argparse.Namespace) -> int:
     from harness.pipeline import LocalPipeline
 
-    pipeline = LocalPipeline(args.pipeline_root, args.settings, state=args.state, master=args.master)
+    root, settings = pipeline_from_args(args)
+    pipeline = LocalPipeline(root, settings, state=args.state, master=args.master)
     graph = pipeline.validate()
     print(f"{'dataset':<36} {'kind':<18} {'flows'}")
     for dataset in sorted(graph.datasets.values(), key=lambda d: d.name):
@@ -110,6 +118,8 @@ def path_command(args: argparse.Namespace) -> int:
     from harness.settings.volumes import VolumeMapper
     from harness.state import StateLayout
 
+    if args.settings or args.bundle:
+        settings_from_args(args)  # a wrong file, target or pipeline key is reported, not ignored
     local = VolumeMapper(StateLayout.at(args.state).volumes_dir).to_local(args.volume_path)
     if args.create:
         local.mkdir(parents=True, exist_ok=True)

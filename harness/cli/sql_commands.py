@@ -10,6 +10,8 @@ import json
 import sys
 from typing import Any
 
+from harness.cli.bundle_options import add_pipeline_options, pipeline_from_args
+
 
 def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     sql = subparsers.add_parser(
@@ -25,8 +27,8 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     sql.add_argument(
         "query", metavar="QUERY", help="one query, or several separated by ';' (the last one is shown)"
     )
-    sql.add_argument("--settings", required=True, metavar="SETTINGS.json")
-    sql.add_argument("--pipeline-root", default=".", help="the pipeline folder (not needed to query)")
+    add_pipeline_options(sql, root_positional=False)
+    sql.add_argument("--pipeline-root", help="the pipeline folder (not needed to query)")
     sql.add_argument("--format", choices=("table", "json", "csv"), default="table")
     sql.add_argument(
         "--limit", type=int, default=1000, help="rows to print for --format table (default 1000)"
@@ -55,7 +57,8 @@ def sql_command(args: argparse.Namespace) -> int:
     from harness.query import sql_error
     from harness.query.lexer import split_statements
 
-    pipeline = LocalPipeline(args.pipeline_root, args.settings, state=args.state)
+    root, settings = pipeline_from_args(args)
+    pipeline = LocalPipeline(root, settings, state=args.state)
     statements = split_statements(args.query) or [args.query]
     for statement in statements[:-1]:  # e.g. the docs' CREATE TEMP VIEW event_log_raw AS ...
         pipeline.sql(statement)

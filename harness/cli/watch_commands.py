@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from harness.cli.bundle_options import add_pipeline_options, pipeline_from_args
 from harness.errors import WatchError
 
 
@@ -24,12 +25,7 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
             "file-arrival trigger does. Ctrl-C stops between updates (a second Ctrl-C aborts)."
         ),
     )
-    watch.add_argument(
-        "pipeline_root", metavar="PIPELINE_ROOT", help="folder with the pipeline's source files"
-    )
-    watch.add_argument(
-        "--settings", required=True, metavar="SETTINGS.json", help="Databricks pipeline settings JSON"
-    )
+    add_pipeline_options(watch)
     watch.add_argument(
         "--landing",
         metavar="/Volumes/C/S/V/orders",
@@ -41,6 +37,11 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "--once", action="store_true", help="poll once: run an update if batches are pending, then exit"
     )
     watch.add_argument("--master", help="Spark master (local[N], spark://host:port)")
+    watch.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another process is updating this pipeline, wait for it instead of failing",
+    )
     watch.set_defaults(func=watch_command)
 
 
@@ -62,13 +63,23 @@ def stop_on_interrupt(loop: Any) -> Iterator[None]:
 
 
 def watch_command(args: argparse.Namespace) -> int:
+    from harness.runtime.pipeline_lock import pipeline_lock
+    from harness.state import StateLayout
+
+    root, settings = pipeline_from_args(args)
+    # the watcher owns the pipeline for its whole life (taken before Spark starts: fails fast)
+    with pipeline_lock(StateLayout.at(args.state), settings.name, wait=args.wait, command="watch"):
+        return _watch(args, root, settings)
+
+
+def _watch(args: argparse.Namespace, root: Any, settings: Any) -> int:
     from harness.cli.progress import ProgressPrinter
     from harness.pipeline import LocalPipeline
     from harness.settings.volumes import is_volume_path
     from harness.watch import WatchLoop, landing_root_for, state_file_for
 
     pipeline = LocalPipeline(
-        args.pipeline_root, args.settings, state=args.state, master=args.master, listeners=[ProgressPrinter()]
+        root, settings, state=args.state, master=args.master, listeners=[ProgressPrinter()]
     )
     landing = args.landing or landing_root_for(pipeline.settings.catalog, pipeline.settings.schema)
     if is_volume_path(landing):

@@ -32,11 +32,17 @@ class E2EOptions:
     master: str | None = None
     #: the JVM heap of the e2e's driver: the default sizes need far less than the harness's 3g default
     driver_memory: str = "1g"
-    pipeline_root: Path = REPO_ROOT / "pipeline"
-    settings: Path = REPO_ROOT / "pipeline" / "configurations" / "settings" / "dev.json"
+    #: the pipeline as the Databricks Asset Bundle deploys it (databricks.yml, resources/*.yml)
+    bundle: Path = REPO_ROOT
+    target: str | None = "dev"
+    pipeline: str | None = None  # the only pipeline of the bundle
+    variables: tuple[tuple[str, str], ...] = ()
+    #: a pipeline settings JSON instead of the bundle (with ``pipeline_root``)
+    settings: Path | None = None
+    pipeline_root: Path | None = None
     environment_config: Path = REPO_ROOT / "pipeline" / "configurations" / "dev_config.json"
-    #: landing root inside the dev volume (see docs/data-contract.md)
-    landing_root: str = "/Volumes/retail_dev/ecommerce/raw/orders"
+    #: landing root (see docs/data-contract.md); default: ``/Volumes/<catalog>/<schema>/raw/orders``
+    landing_root: str | None = None
 
     @property
     def report_dir(self) -> Path:

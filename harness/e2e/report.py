@@ -8,6 +8,9 @@ order KPIs read back from the gold tables (`stages.kpi_frames`).
 from __future__ import annotations
 
 import html
+import json
+from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -24,24 +27,46 @@ def _plt() -> Any:
 
 
 def chart_update_durations(updates: list[dict[str, Any]], path: Path) -> Path:
-    """Stacked bars: seconds per flow in each update (what each batch cost, and where)."""
+    """Stacked bars: seconds per flow in each update (what each batch cost, and where).
+
+    The legend (one entry per flow, up to ~20) sits below the axes, never over the bars, and the
+    figure is saved with a tight bounding box so neither the title nor the legend is cut off.
+    """
+    plt = _plt()
+    fig = update_durations_figure(updates)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def update_durations_figure(updates: list[dict[str, Any]]) -> Any:
+    """The figure of `chart_update_durations` (kept apart so its layout can be checked)."""
     plt = _plt()
     flows = sorted({f for u in updates for f in u["flows"]})
     fig, ax = plt.subplots(figsize=(9, 4.5))
     bottoms = [0.0] * len(updates)
-    labels = [f"batch {u['batch']}" for u in updates]
-    for flow in flows:
+    labels = [
+        f"batch {u['batch']}" + ("" if u["status"] == "COMPLETED" else f" ({u['status']})") for u in updates
+    ]
+    colours = plt.get_cmap("tab20")
+    for index, flow in enumerate(flows):
         values = [u["flows"].get(flow, {}).get("seconds", 0.0) or 0.0 for u in updates]
-        ax.bar(labels, values, bottom=bottoms, label=flow)
+        ax.bar(labels, values, bottom=bottoms, label=flow, color=colours(index % 20))
         bottoms = [b + v for b, v in zip(bottoms, values, strict=True)]
     ax.plot(labels, [u["seconds"] for u in updates], "k.--", label="update (wall clock)")
-    ax.set_ylabel("seconds")
-    ax.set_title("Pipeline update time by flow (flows run concurrently: bars can exceed the wall clock)")
-    ax.legend(fontsize=6, ncol=3, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    ax.set_ylabel("seconds (sum over flows)")
+    ax.set_title("Update time by flow", loc="left", fontsize=12, pad=18)
+    ax.text(
+        0.0,
+        1.015,
+        "flows run concurrently: a bar can exceed the update's wall clock",
+        transform=ax.transAxes,
+        fontsize=8,
+        color="#555",
+        va="bottom",
+    )
+    ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.08), frameon=False)
+    return fig
 
 
 def chart_rows_per_flow(updates: list[dict[str, Any]], path: Path) -> Path:
@@ -85,32 +110,48 @@ def chart_series(frame: Any, x: str, ys: list[str], title: str, path: Path) -> P
     return path
 
 
+def _cell(value: Any) -> str:
+    """A table cell: numbers right-aligned, text left-aligned, nothing shown for a missing value."""
+    if value is None:
+        return "<td></td>"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"<td class='num'>{html.escape(str(value))}</td>"
+    return f"<td>{html.escape(str(value))}</td>"
+
+
 def _table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
     if not rows:
         return "<p><em>none</em></p>"
     columns = columns or list(rows[0])
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(r.get(c, '')))}</td>" for c in columns) + "</tr>"
-        for r in rows
-    )
+    body = "".join("<tr>" + "".join(_cell(r.get(c)) for c in columns) + "</tr>" for r in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 13px; }
-th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
-th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
+th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; vertical-align: top; }
+th { background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td { max-width: 60em; overflow-wrap: break-word; }
 .PASSED { color: #186a1f; } .FAILED { color: #b00020; }
 img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
 """
 
 
-def write_report(options: E2EOptions, outcome: Any, pipeline: Any) -> Path:
-    """Write summary.json, the charts and report.html into options.report_dir; returns the HTML path."""
+def summary_json(outcome: Any) -> str:
+    """The run's outcome (`harness.e2e.runner.E2EOutcome`, a dataclass) as summary.json's text."""
+    return json.dumps(asdict(outcome), indent=2, sort_keys=True, default=str)
+
+
+def write_report(
+    options: E2EOptions, outcome: Any, pipeline: Any, connect: Callable[[], Any] | None = None
+) -> Path:
+    """Write summary.json, the charts and report.html into options.report_dir; returns the HTML path.
+
+    This module never imports the runner (it receives the outcome), so the runner can import it.
+    """
     from harness.e2e import stages
-    from harness.e2e.runner import summary_json
 
     folder = options.report_dir
     folder.mkdir(parents=True, exist_ok=True)
@@ -127,7 +168,7 @@ def write_report(options: E2EOptions, outcome: Any, pipeline: Any) -> Path:
             charts.append((title, chart_series(frame, x, ys, title, folder / name)))
     except Exception as exc:  # a failed run may lack gold tables; the report must still be written
         charts.append((f"KPI charts unavailable: {exc}", Path()))
-    panels = stages.dashboard_charts(outcome, folder)
+    panels = stages.dashboard_charts(outcome, folder, connect)
     charts.extend(panels)
     parts = [
         f"<h1>e2e run <span class='{outcome.status}'>{outcome.status}</span></h1>",

@@ -6,8 +6,9 @@ read on its own: where the data goes next is the next function in this file.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +41,19 @@ def local_pipeline(options: E2EOptions) -> Any:
     from harness.spark.session import DRIVER_MEMORY_ENV
 
     os.environ.setdefault(DRIVER_MEMORY_ENV, options.driver_memory)  # an explicit env setting wins
-    return LocalPipeline(
-        options.pipeline_root,
-        options.settings,
-        state=options.state,
-        master=options.master,
-        listeners=[ProgressPrinter()],
+    spark_options = {"state": options.state, "master": options.master, "listeners": [ProgressPrinter()]}
+    if options.settings is not None:
+        return LocalPipeline(options.pipeline_root or Path.cwd(), options.settings, **spark_options)
+    return LocalPipeline.from_bundle(
+        options.bundle, options.target, options.pipeline, dict(options.variables), **spark_options
     )
+
+
+def landing_root(options: E2EOptions, pipeline: Any) -> str:
+    """Where the simulator drops batches: the option, else the raw volume of the pipeline's schema."""
+    from harness.watch import landing_root_for
+
+    return options.landing_root or landing_root_for(pipeline.settings.catalog, pipeline.settings.schema)
 
 
 def simulator(options: E2EOptions, pipeline: Any) -> Any:
@@ -61,7 +68,7 @@ def simulator(options: E2EOptions, pipeline: Any) -> Any:
         profile=options.profile,
         schema_drift_at=options.schema_drift_at,
     )
-    out_dir = Path(pipeline.volume_path(options.landing_root))
+    out_dir = Path(pipeline.volume_path(landing_root(options, pipeline)))
     return Simulator(config, out_dir)
 
 
@@ -72,8 +79,6 @@ def _namespace(pipeline: Any) -> str:
 
 def quality(options: E2EOptions, pipeline: Any) -> dict[str, Any]:
     """Run every Great Expectations suite on the pipeline's tables; Data Docs into the report."""
-    from datetime import UTC, datetime
-
     from quality_suites.runner import run_suites
 
     runs = run_suites(
@@ -136,11 +141,22 @@ def local_mail_catcher(config: Any) -> Iterator[Any]:
         context.__exit__(None, None, None)
 
 
-def export(options: E2EOptions, pipeline: Any, pg: Any) -> dict[str, Any]:
+def simulated_now(manifest: dict[str, Any]) -> datetime:
+    """The simulated clock when the last batch was delivered: the end of its window (the manifest's).
+
+    Freshness is judged against this instant, not the machine's clock: the simulated events are
+    dated in the simulator's time (January 2026 by default), so against today's clock every table
+    would look months old and breach its SLA (docs/monitoring.md, "The demo's clock").
+    """
+    return datetime.fromisoformat(manifest["window"]["end"].replace("Z", "+00:00")).astimezone(UTC)
+
+
+def export(options: E2EOptions, pipeline: Any, pg: Any, now: datetime) -> dict[str, Any]:
     """Export the run's metrics (twice: the second must add nothing), GX results and gold KPIs.
 
     Alerts are evaluated after each export (`export_local`) and once more after the gold KPIs are
-    written, so the revenue and order-count anomaly rules see this run's days.
+    written, so the revenue and order-count anomaly rules see this run's days. ``now`` is the
+    simulated clock (`simulated_now`): freshness and the alerts' times are measured against it.
     """
     from harness.metrics_export import evaluate_alerts_local, export_local
     from pipeline.metrics.config import load_metrics_config
@@ -148,8 +164,8 @@ def export(options: E2EOptions, pipeline: Any, pg: Any) -> dict[str, Any]:
 
     config = load_metrics_config(options.environment_config)
     with local_mail_catcher(config) as catcher:
-        staged, first = export_local(pipeline, config, pg.connect)
-        _, second = export_local(pipeline, config, pg.connect)
+        staged, first = export_local(pipeline, config, pg.connect, now=now)
+        _, second = export_local(pipeline, config, pg.connect, now=now)
         pipeline_id = pipeline.settings.pipeline_id
         schema = config.export.schema
         conn = pg.connect()
@@ -161,7 +177,7 @@ def export(options: E2EOptions, pipeline: Any, pg: Any) -> dict[str, Any]:
             )
         finally:
             conn.close()
-        evaluate_alerts_local(pipeline, config, pg.connect)
+        evaluate_alerts_local(pipeline, config, pg.connect, now=now)
         alerts = _recorded_alerts(pg, schema, pipeline_id)
         mails = [m.message["Subject"] for m in catcher.mails] if catcher is not None else []
     return {
@@ -320,9 +336,9 @@ def kpi_frames(pipeline: Any) -> list[tuple[str, Any, str, list[str]]]:
     return [("Daily order KPIs", frame, "kpi_date", ["orders", "revenue", "aov", "distinct_customers"])]
 
 
-def dashboard_charts(outcome: Any, folder: Path) -> list[tuple[str, Path]]:
-    """The Grafana panels rendered as PNGs over the run's PostgreSQL metrics (same SQL as Grafana)."""
-    connect = getattr(outcome, "_connect", None)
+def dashboard_charts(outcome: Any, folder: Path, connect: Callable[[], Any] | None) -> list[tuple[str, Path]]:
+    """The Grafana panels rendered as PNGs over the run's PostgreSQL metrics (same SQL as Grafana);
+    none without ``connect`` (the run's PostgreSQL)."""
     if connect is None:
         return []
     from pipeline.monitoring.render import render_dashboards

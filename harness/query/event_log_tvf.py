@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from harness.errors import SqlSyntaxError
+from harness.errors import QuerySyntaxError
 from harness.query.lexer import code_mask
 
 _CALL = re.compile(r"(?i)(?<![\w.`])event_log\s*\(")
@@ -38,7 +38,7 @@ def _closing_paren(query: str, open_index: int, mask: list[bool]) -> int:
             depth -= 1
             if depth == 0:
                 return k
-    raise SqlSyntaxError(query, open_index, "event_log( has no closing parenthesis")
+    raise QuerySyntaxError(query, open_index, "event_log( has no closing parenthesis")
 
 
 def _reference(argument: str, query: str, position: int) -> EventLogReference:
@@ -48,7 +48,7 @@ def _reference(argument: str, query: str, position: int) -> EventLogReference:
     table = _TABLE_ARG.match(argument)
     if table:
         return EventLogReference(table=table.group(1).strip())
-    raise SqlSyntaxError(
+    raise QuerySyntaxError(
         query, position, f"event_log({argument}) takes a pipeline id in quotes or TABLE(<table name>)"
     )
 

@@ -1,8 +1,8 @@
 """Find and load a pipeline's source files the way Databricks does.
 
 The settings' ``libraries`` decide what runs: ``file`` and ``notebook`` paths (a notebook is a
-``.py`` file in source format locally) and ``glob`` includes (``folder/**``), in order, each file
-once. Relative paths resolve against the pipeline root; workspace paths (``/Workspace/...``) are
+``.py`` or ``.sql`` file in source format locally) and ``glob`` includes (``folder/**``), in order,
+each file once; ``.sql`` files are loaded by `harness.sql` into the same registry. Relative paths resolve against the pipeline root; workspace paths (``/Workspace/...``) are
 mapped onto it by the root folder's name. Each file is executed as a module with ``spark`` in its
 globals (as Databricks provides it) and the pipeline root on ``sys.path``, so sibling imports such
 as ``from utils.data_quality import RULES`` work as they do on Databricks.
@@ -14,19 +14,22 @@ import builtins
 import importlib.util
 import itertools
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from harness.errors import HarnessError, PipelineSourceError
+from harness.graph.names import PipelineNames
 from harness.settings.model import Library
 from harness.shim.injection import dlt_visible
 from harness.shim.registry import PipelineRegistry
 
 _module_ids = itertools.count()
 _ABSENT = object()
+#: Source files a pipeline runs: Python modules and SQL files (harness.sql), mixed freely.
+SOURCE_SUFFIXES = (".py", ".sql")
 
 
 def _resolve(path: str, root: Path) -> Path:
@@ -55,23 +58,15 @@ def library_files(libraries: Sequence[Library], root: Path) -> list[Path]:
                 matches = sorted(p for p in base.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
             else:
                 matches = sorted(Path(p) for p in base.parent.glob(base.name))
-            for path in matches:
-                if path.suffix == ".sql":
-                    raise PipelineSourceError(
-                        str(path), "SQL pipeline sources are not supported by the local harness"
-                    )
-                if path.suffix == ".py":
-                    files.append(path)
+            files.extend(path for path in matches if path.suffix in SOURCE_SUFFIXES)
         else:
             path = _resolve(library.path, root)
             if library.kind == "notebook" and path.suffix == "" and not path.exists():
-                path = path.with_suffix(".py")
+                path = next(
+                    (c for c in (path.with_suffix(".py"), path.with_suffix(".sql")) if c.exists()), path
+                )
             if not path.is_file():
                 raise PipelineSourceError(str(path), f"{library.kind} library {library.path!r} not found")
-            if path.suffix == ".sql":
-                raise PipelineSourceError(
-                    str(path), "SQL pipeline sources are not supported by the local harness"
-                )
             files.append(path)
     seen: set[Path] = set()
     unique = []
@@ -165,12 +160,33 @@ def spark_builtin(spark: Any, dbutils: Any = None) -> Iterator[None]:
 
 
 def load_sources(
-    files: Sequence[Path], spark: Any, registry: PipelineRegistry, extra_globals: dict[str, Any] | None = None
+    files: Sequence[Path],
+    spark: Any,
+    registry: PipelineRegistry,
+    extra_globals: dict[str, Any] | None = None,
+    *,
+    configuration: Mapping[str, str] | None = None,
+    names: PipelineNames | None = None,
 ) -> list[ModuleType]:
-    """Execute each source file as a module while the `dlt` shim collects its declarations."""
+    """Execute each source file as a module while the `dlt` shim collects its declarations.
+
+    `.sql` files go to `harness.sql` with the pipeline `configuration` (for `${key}`) and `names`
+    (for USE CATALOG / USE SCHEMA); both kinds register into the same `registry`, in file order.
+    """
     modules: list[ModuleType] = []
     with dlt_visible(registry):
         for path in files:
+            if path.suffix == ".sql":
+                from harness.sql import load_sql_file
+
+                load_sql_file(
+                    path,
+                    registry,
+                    configuration or {},
+                    names.catalog if names else None,
+                    names.schema if names else "default",
+                )
+                continue
             name = f"_dlt_source_{next(_module_ids)}_{path.stem}"
             spec = importlib.util.spec_from_file_location(name, path)
             if spec is None or spec.loader is None:

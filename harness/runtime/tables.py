@@ -112,7 +112,9 @@ class TableStore:
             builder = builder.comment(dataset.comment)
         for key, value in dataset.table_properties.items():
             builder = builder.property(key, value)
+        crash_point(f"before_create:{location.key}")
         builder.execute()
+        crash_point(f"after_create:{location.key}")  # the Delta table exists, the catalog does not know it
         self.register(location)
         return True
 
@@ -138,6 +140,12 @@ class TableStore:
     def _registered_location(self, location: TableLocation) -> str | None:
         if not self.spark.catalog.tableExists(f"{location.database}.{location.table}"):
             return None
+        try:  # the catalog's own record: no Delta log read (a classic session's in-memory catalog)
+            external = self.spark._jsparkSession.sharedState().externalCatalog()
+            table = external.getTable(location.database.lower(), location.table.lower())
+            return str(table.location().toString())
+        except Exception:
+            pass
         try:
             rows = self.spark.sql(f"DESCRIBE DETAIL {location.qualified}").select("location").collect()
         except Exception:

@@ -120,9 +120,11 @@ def _expect(data: Mapping[str, Any], key: str, kind: type | tuple[type, ...], so
     return value
 
 
-def _libraries(data: Mapping[str, Any], source: str) -> tuple[Library, ...]:
+def _libraries(data: Mapping[str, Any], source: str) -> tuple[tuple[Library, ...], list[str]]:
+    """The source libraries the harness runs, and a warning per library it cannot install (jar, maven, whl)."""
     raw = _expect(data, "libraries", list, source) or []
     result: list[Library] = []
+    notes: list[str] = []
     for index, entry in enumerate(raw):
         key = f"libraries[{index}]"
         if not isinstance(entry, Mapping):
@@ -137,11 +139,20 @@ def _libraries(data: Mapping[str, Any], source: str) -> tuple[Library, ...]:
             result.append(Library("notebook", library.notebook.path))
         elif library.glob is not None and library.glob.include:
             result.append(Library("glob", library.glob.include))
-        elif library.jar or library.maven or library.whl:
-            raise SettingsError(source, key, "jar, maven and whl libraries are not supported locally")
+        elif library.jar or library.whl:
+            notes.append(
+                f"{key} {library.jar or library.whl!r} is not installed locally: put it on the Spark classpath "
+                "(HARNESS_SPARK_JARS) or into the Python environment yourself"
+            )
+        elif library.maven:
+            coordinates = library.maven.coordinates
+            notes.append(
+                f"{key} maven {coordinates!r} is not installed locally: put the jar on the Spark classpath "
+                "(HARNESS_SPARK_JARS)"
+            )
         else:
             raise SettingsError(source, key, "a library needs a file, notebook or glob with a path/include")
-    return tuple(result)
+    return tuple(result), notes
 
 
 def parse_settings(data: Mapping[str, Any], source: str = "<dict>") -> PipelineSettings:
@@ -202,6 +213,8 @@ def parse_settings(data: Mapping[str, Any], source: str = "<dict>") -> PipelineS
             "setting 'continuous' is true: local updates are triggered (each run processes what is available, then stops)"
         )
 
+    libraries, library_notes = _libraries(data, source)
+    warnings += library_notes
     event_log = None
     if spec.event_log is not None:
         if not spec.event_log.name:
@@ -215,7 +228,7 @@ def parse_settings(data: Mapping[str, Any], source: str = "<dict>") -> PipelineS
         catalog=catalog,
         schema=schema,
         configuration={str(k): str(v) for k, v in configuration.items()},
-        libraries=_libraries(data, source),
+        libraries=libraries,
         development=bool(data.get("development", False)),
         continuous=bool(data.get("continuous", False)),
         edition=edition,

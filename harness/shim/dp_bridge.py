@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from harness.errors import PipelineSourceError
 from harness.shim import declare
 from harness.shim.records import DatasetDef, DatasetKind, FlowDef, SourceLocation
 from harness.shim.registry import PipelineRegistry
@@ -111,9 +110,15 @@ def _make_registry_class() -> type:
             )
 
         def register_sql(self, sql_text: str, file_path: Path) -> None:
-            raise PipelineSourceError(
-                str(file_path), "SQL pipeline sources are not supported by the local harness"
-            )
+            from pyspark.sql import SparkSession
+
+            from harness.sql.register import load_sql_text
+
+            spark = SparkSession.getActiveSession()
+            conf = (
+                dict(spark.conf.getAll) if spark is not None else {}
+            )  # the pipeline configuration is applied
+            load_sql_text(sql_text, str(file_path), self._registry, conf, None, "default")
 
     return HarnessGraphElementRegistry
 

@@ -9,14 +9,20 @@ comma-separated list of jar paths) pre-seeds air-gapped machines.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import logging
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
 from harness.errors import DeltaJarsUnavailableError
 from harness.state import StateLayout
+
+log = logging.getLogger(__name__)
 
 JARS_ENV = "HARNESS_SPARK_JARS"
 SCALA_VERSION = "2.13"
@@ -49,6 +55,43 @@ def local_jars(state: StateLayout) -> list[Path]:
     if marker.is_file() and marker.read_text().strip() == delta_coordinate():
         return sorted(state.jars_dir.glob("*.jar"))
     return []
+
+
+def _resolved_marker(state: StateLayout, coordinate: str) -> Path:
+    return state.ivy_dir / f".harness-resolved-{coordinate.replace(':', '_')}"
+
+
+def mark_resolved(state: StateLayout, coordinate: str) -> None:
+    """Record that a session started with ``coordinate`` resolved from this Ivy cache."""
+    marker = _resolved_marker(state, coordinate)
+    if not marker.exists():
+        tmp = marker.with_name(f"{marker.name}.{os.getpid()}.tmp")
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(coordinate)
+        os.replace(tmp, marker)
+
+
+@contextlib.contextmanager
+def resolution_lock(state: StateLayout, coordinate: str | None, *, force: bool = False) -> Iterator[None]:
+    """Hold the Ivy cache (and ``<state>/jars``) for one process while it resolves ``coordinate``.
+
+    Two first starts on one empty cache (two terminals, or two pipelines sharing HARNESS_IVY_DIR)
+    otherwise download into the same files at once and one of them fails (issue 16). Once a session
+    has started from the cache, later starts only read it and skip the lock (unless ``force``). The
+    OS releases the lock when its holder dies, so a killed start never leaves it held.
+    """
+    if not coordinate or (not force and _resolved_marker(state, coordinate).exists()):
+        yield
+        return
+    lock_file = state.ivy_dir / ".harness-resolve.lock"
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_file, "a+") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("another process is resolving the Delta jars into %s; waiting for it", state.ivy_dir)
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        yield
 
 
 _POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
@@ -93,5 +136,8 @@ def fetch_with_maven(state: StateLayout, coordinate: str | None = None) -> list[
         raise DeltaJarsUnavailableError(
             coordinate, str(state.jars_dir), result.stdout[-2000:] + result.stderr[-2000:]
         )
-    (state.jars_dir / "COORDINATE").write_text(coordinate)
+    # the marker last, replaced atomically: a kill before it leaves jars that are not used
+    marker = state.jars_dir / "COORDINATE"
+    marker.with_name("COORDINATE.tmp").write_text(coordinate)
+    os.replace(marker.with_name("COORDINATE.tmp"), marker)
     return sorted(state.jars_dir.glob("*.jar"))

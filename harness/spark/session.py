@@ -9,14 +9,25 @@ coordinates with Maven into the state directory and they are passed as ``spark.j
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from harness.errors import DeltaJarsUnavailableError
-from harness.spark.jars import delta_coordinate, fetch_with_maven, local_jars, resolved_in_ivy
+from harness.runtime.crashpoints import crash_point
+from harness.spark.catalog_store import save_catalog, store_for
+from harness.spark.jars import (
+    delta_coordinate,
+    fetch_with_maven,
+    local_jars,
+    mark_resolved,
+    resolution_lock,
+    resolved_in_ivy,
+)
 from harness.spark.java import check_java
 from harness.spark.targets import SparkTarget
 from harness.state import StateLayout
@@ -59,24 +70,12 @@ def delta_session_conf(state: StateLayout, target: SparkTarget) -> dict[str, str
             conf["spark.jars.packages"] = delta_coordinate()
             conf["spark.jars.ivy"] = str(state.ivy_dir)
     if target.uses_local_metastore:
-        conf.update(
-            {
-                "spark.sql.catalogImplementation": "hive",
-                "spark.sql.warehouse.dir": str(state.warehouse_dir),
-                "spark.hadoop.javax.jdo.option.ConnectionURL": (
-                    f"jdbc:derby:;databaseName={state.metastore_dir / 'metastore_db'};create=true"
-                ),
-                "spark.hadoop.hive.metastore.schema.verification": "false",
-                "spark.hadoop.datanucleus.schema.autoCreateAll": "true",
-                "spark.hadoop.hive.exec.scratchdir": str(state.tmp_dir / "hive-scratch"),
-            }
-        )
+        # Spark's in-memory catalog, kept across processes by harness.spark.catalog_store (no
+        # Derby: a kill cannot corrupt it, and readers can open a state while an update runs).
+        conf["spark.sql.catalogImplementation"] = "in-memory"
+        conf["spark.sql.warehouse.dir"] = str(state.warehouse_dir)
     if target.configures_jvm:
-        java_opts = (
-            f"-Dderby.system.home={state.metastore_dir} -Djava.io.tmpdir={state.tmp_dir} "
-            "-Dderby.stream.error.file=" + str(state.metastore_dir / "derby.log")
-        )
-        conf["spark.driver.extraJavaOptions"] = java_opts
+        conf["spark.driver.extraJavaOptions"] = f"-Djava.io.tmpdir={state.tmp_dir}"
         conf["spark.executor.extraJavaOptions"] = f"-Djava.io.tmpdir={state.tmp_dir}"
         conf["spark.local.dir"] = str(state.tmp_dir)
         conf["spark.driver.memory"] = os.environ.get(DRIVER_MEMORY_ENV, "3g")
@@ -86,7 +85,7 @@ def delta_session_conf(state: StateLayout, target: SparkTarget) -> dict[str, str
 def _prepare_dirs(state: StateLayout, target: SparkTarget) -> None:
     if target.kind == "connect":
         return
-    for path in (state.warehouse_dir, state.metastore_dir, state.tmp_dir, state.ivy_dir):
+    for path in (state.warehouse_dir, state.tmp_dir, state.ivy_dir):
         path.mkdir(parents=True, exist_ok=True)
 
 
@@ -121,15 +120,17 @@ def create_session(
     conf.update(extra_conf or {})
     for key, value in conf.items():
         builder = builder.config(key, value)
-    if target.uses_local_metastore:
-        builder = builder.enableHiveSupport()
     log.info("starting Spark (%s, %s), state in %s", target.kind, target.url, layout.root)
     jvm_log = layout.spark_dir / "jvm.log"
+    packages = conf.get("spark.jars.packages")
     try:
-        with _jvm_output_to(jvm_log if target.kind != "connect" else None):
+        # Ivy resolves into a cache that HARNESS_IVY_DIR may share between processes: one at a time
+        with resolution_lock(layout, packages), _jvm_output_to(jvm_log if target.kind != "connect" else None):
             spark = builder.getOrCreate()
+        if packages:
+            mark_resolved(layout, packages)
     except PySparkRuntimeError as exc:
-        if "spark.jars.packages" not in conf or resolved_in_ivy(layout):
+        if not packages or resolved_in_ivy(layout):
             raise
         # Ivy could not reach Maven Central: fetch the same coordinate with Maven, pass it as spark.jars.
         log.warning(
@@ -138,7 +139,8 @@ def create_session(
             layout.jars_dir,
         )
         try:
-            jars = fetch_with_maven(layout, conf["spark.jars.packages"])
+            with resolution_lock(layout, packages, force=True):
+                jars = local_jars(layout) or fetch_with_maven(layout, packages)
         except DeltaJarsUnavailableError as maven_exc:
             raise DeltaJarsUnavailableError(
                 coordinate=conf["spark.jars.packages"],
@@ -149,7 +151,30 @@ def create_session(
         with _jvm_output_to(jvm_log):
             spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(os.environ.get("HARNESS_SPARK_LOG_LEVEL", "FATAL"))
+    crash_point("session:started")
+    if target.uses_local_metastore:
+        _restore_catalog(spark, layout)
+        crash_point("session:catalog_restored")
     return spark
+
+
+def _restore_catalog(spark: Any, layout: StateLayout) -> None:
+    """Register the state's saved tables in the new session and save its changes at exit."""
+    if (layout.metastore_dir / "metastore_db").exists():
+        log.info(
+            "%s is no longer used (the catalog is now %s); it can be deleted",
+            layout.metastore_dir,
+            layout.spark_dir / "catalog.json",
+        )
+    store_for(layout).restore(spark)
+    atexit.register(_save_at_exit, spark)
+
+
+def _save_at_exit(spark: Any) -> None:
+    from pyspark import SparkContext
+
+    if SparkContext._active_spark_context is not None:  # stop_session() already saved otherwise
+        save_catalog(spark)
 
 
 @contextmanager
@@ -190,6 +215,7 @@ def stop_session() -> None:
 
     active = SparkSession.getActiveSession()
     if active is not None:
+        save_catalog(active)
         active.stop()
 
 

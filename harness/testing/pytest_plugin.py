@@ -5,9 +5,11 @@ Fixtures:
 * ``dlt_spark`` — one local Spark + Delta session for the whole test run (UI off, small shuffle
   partitions, metastore and warehouse in a temporary directory). Reuses an active session if the
   project already created one.
-* ``dlt_pipeline`` — a factory: ``dlt_pipeline(pipeline_root, settings)`` returns a
-  `harness.pipeline.LocalPipeline` with a fresh state directory under ``tmp_path`` that shares
-  ``dlt_spark``; call ``.run()`` and assert on ``.table(name)`` / ``.event_log()``.
+* ``dlt_pipeline`` — a factory: ``dlt_pipeline(bundle=".", target="dev", pipeline=KEY,
+  variables={...})`` (the pipeline as a Databricks Asset Bundle deploys it, the options of
+  ``harness run --bundle``) or ``dlt_pipeline(pipeline_root, settings)`` (a settings JSON or dict)
+  returns a `harness.pipeline.LocalPipeline` with a fresh state directory under ``tmp_path`` that
+  shares ``dlt_spark``; call ``.run()`` and assert on ``.table(name)`` / ``.event_log()``.
 
 Example::
 
@@ -48,9 +50,22 @@ def dlt_pipeline(dlt_spark: Any, tmp_path: Path) -> Callable[..., Any]:
     from harness.pipeline import LocalPipeline
 
     def make(
-        pipeline_root: str | Path, settings: str | Path | Mapping[str, Any], **kwargs: Any
+        pipeline_root: str | Path | None = None,
+        settings: str | Path | Mapping[str, Any] | None = None,
+        *,
+        bundle: str | Path | None = None,
+        target: str | None = None,
+        pipeline: str | None = None,
+        variables: Mapping[str, str] | None = None,
+        **kwargs: Any,
     ) -> LocalPipeline:
         state = kwargs.pop("state", tmp_path / "harness-state")
-        return LocalPipeline(pipeline_root, settings, state=state, spark=dlt_spark, **kwargs)
+        if settings is None:
+            return LocalPipeline.from_bundle(
+                bundle or ".", target, pipeline, variables, state=state, spark=dlt_spark, **kwargs
+            )
+        if bundle is not None or target is not None or pipeline is not None or variables:
+            raise TypeError("dlt_pipeline: pass either settings or bundle/target/pipeline/variables")
+        return LocalPipeline(pipeline_root or ".", settings, state=state, spark=dlt_spark, **kwargs)
 
     return make

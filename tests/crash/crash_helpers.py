@@ -27,7 +27,7 @@ from harness.runtime.crashpoints import KILL_ENV, KILL_MARKER
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PIPELINE_ROOT = REPO_ROOT / "pipeline"
-SETTINGS = PIPELINE_ROOT / "configurations" / "settings" / "dev.json"
+BUNDLE_TARGET = "dev"  # the pipeline as databricks.yml deploys it to dev
 DEV_CONFIG = PIPELINE_ROOT / "configurations" / "dev_config.json"
 PIPELINE_NAME = "retail_orders_dev"
 DATABASE = "retail_dev__ecommerce"
@@ -113,16 +113,19 @@ def run_harness(
     *,
     kill_after_s: float | None = None,
     timeout_s: float = RUN_TIMEOUT_S,
+    kill_after_start_s: float | None = None,
 ) -> RunOutcome:
-    """Run `harness run` to its end, or kill its process group ``kill_after_s`` after the update started."""
+    """Run `harness run` to its end, or kill its process group ``kill_after_s`` after the update started
+    (or ``kill_after_start_s`` after the process started: a kill during start-up)."""
     command = [
         sys.executable,
         "-c",
         "from harness.cli.main import main; raise SystemExit(main())",
         "run",
-        str(PIPELINE_ROOT),
-        "--settings",
-        str(SETTINGS),
+        "--bundle",
+        str(REPO_ROOT),
+        "--target",
+        BUNDLE_TARGET,
         "--state",
         str(state),
         "--config",
@@ -162,7 +165,17 @@ def run_harness(
     offset: float | None = None
     phase = ""
     try:
-        if kill_after_s is not None:
+        if kill_after_start_s is not None:
+            try:
+                proc.wait(timeout=kill_after_start_s)
+            except subprocess.TimeoutExpired:
+                phase = _phase(list(err_lines), list(out_lines))
+                if not update_started.is_set():
+                    phase = "start-up (" + phase + ")"
+                os.killpg(proc.pid, signal.SIGKILL)
+                killed_by_test = True
+                offset = kill_after_start_s
+        elif kill_after_s is not None:
             deadline = started + timeout_s
             while not update_started.wait(0.05):
                 if proc.poll() is not None or time.monotonic() > deadline:

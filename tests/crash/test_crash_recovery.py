@@ -20,6 +20,7 @@ printed at the end of the pytest run ("crash-recovery trials" section) and writt
 from __future__ import annotations
 
 import random
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,15 @@ NAMED_POINTS: tuple[tuple[str, str | None], ...] = (
     ("export:after_batch", "COMPLETED"),  # one batch committed in PostgreSQL
 )
 SEED = 20261204
+#: plan entry: a kill at a random time after the process started (JVM start, catalog, first tables)
+START = "start"
+#: seconds after `harness run` started: the JVM starts in ~8-20 s here, the first tables follow
+START_WINDOW_S = (1.0, 25.0)
+#: named points that only a first start on a fresh state reaches
+FIRST_START_POINTS: tuple[tuple[str, str | None], ...] = (
+    ("session:catalog_restored", None),  # JVM up, catalog restored, no update yet
+    ("after_create:bronze_orders", "FAILED"),  # first Delta table created, not yet in the catalog
+)
 
 
 class TrialRunner:
@@ -82,18 +92,28 @@ class TrialRunner:
         self.trials: list[Trial] = []
 
     def trial(
-        self, kill_at: str | None = None, must_be: str | None = None, offset_s: float | None = None
+        self,
+        kill_at: str | None = None,
+        must_be: str | None = None,
+        offset_s: float | None = None,
+        start_offset_s: float | None = None,
     ) -> Trial:
         started = time.monotonic()
         result = self.sim.next_batch()
         trial = Trial(
             len(self.trials) + 1,
             result.manifest["batch_id"],
-            kill_at or f"t+{offset_s:.1f}s",
+            kill_at or (f"t+{offset_s:.1f}s" if start_offset_s is None else f"start+{start_offset_s:.1f}s"),
             offset_s=offset_s,
         )
         self.trials.append(trial)
-        killed = run_harness(self.state, self.config, harness_env(self.dsn, kill_at), kill_after_s=offset_s)
+        killed = run_harness(
+            self.state,
+            self.config,
+            harness_env(self.dsn, kill_at),
+            kill_after_s=offset_s,
+            kill_after_start_s=start_offset_s,
+        )
         trial.killed = killed.killed
         trial.phase = killed.phase_at_kill
         if kill_at is not None:
@@ -137,6 +157,8 @@ def _run_plan(runner: TrialRunner, plan: list[tuple[str | None, str | None]], rn
         for point, must_be in plan:
             if point is None:
                 runner.trial(offset_s=runner.random_offset(rng))
+            elif point == START:
+                runner.trial(start_offset_s=round(rng.uniform(*START_WINDOW_S), 1))
             else:
                 runner.trial(point, must_be)
             progress.write_text(trials_table(runner.trials) + "\n")
@@ -156,7 +178,7 @@ def _report(request: pytest.FixtureRequest, runner: TrialRunner, base: Path) -> 
 
 @pytest.fixture
 def runner(request: pytest.FixtureRequest, spark: Any, crash_pg: PostgresInfo, tmp_path: Path) -> Any:
-    schema = "crash_" + request.node.name.removeprefix("test_crash_recovery_")
+    schema = "crash_" + re.sub(r"[^a-z0-9_]+", "_", request.node.name.removeprefix("test_crash_recovery_"))
     trial_runner = TrialRunner(spark, tmp_path, crash_pg, schema)
     yield trial_runner
     _report(request, trial_runner, tmp_path)
@@ -170,15 +192,28 @@ def test_crash_recovery_one_trial(runner: TrialRunner) -> None:
 
 
 @pytest.mark.slow
-def test_crash_recovery_twenty_trials(runner: TrialRunner) -> None:
-    """Every named crash point once (12), interleaved with 8 seeded random time offsets."""
-    plan: list[tuple[str | None, str | None]] = []
-    for index, (point, must_be) in enumerate(NAMED_POINTS):
-        plan.append((point, must_be))
-        if index < 8:
-            plan.append((None, None))
-    assert len(plan) == 20
-    _run_plan(runner, plan, random.Random(SEED))
-    assert [t.result for t in runner.trials] == ["PASS"] * 20
-    killed_by_time = [t for t in runner.trials if t.kill.startswith("t+") and t.killed]
-    assert len(killed_by_time) >= 5, "most random offsets must land inside the run"
+def test_crash_recovery_named_points(runner: TrialRunner) -> None:
+    """Campaign part 1 (issue 16 point 3): every named crash point of an update once, in order on one
+    state (12 trials)."""
+    _run_plan(runner, list(NAMED_POINTS), random.Random(SEED))
+    assert [t.result for t in runner.trials] == ["PASS"] * len(NAMED_POINTS)
+
+
+@pytest.mark.slow
+def test_crash_recovery_random_offsets(runner: TrialRunner) -> None:
+    """Campaign part 2: 6 seeded random times after the update started, on one state."""
+    _run_plan(runner, [(None, None)] * 6, random.Random(SEED))
+    assert [t.result for t in runner.trials] == ["PASS"] * 6
+    killed_by_time = [t for t in runner.trials if t.killed]
+    assert len(killed_by_time) >= 4, "most random offsets must land inside the run"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kill", ["random-1", "random-2", *[p for p, _ in FIRST_START_POINTS]])
+def test_crash_recovery_first_start(runner: TrialRunner, kill: str) -> None:
+    """Campaign part 3: killed during the very first start on a fresh state (random times after the
+    process started, and the named start-up points), then the next run must recover."""
+    seed = SEED + (int(kill.split("-")[1]) if kill.startswith("random-") else 0)
+    plan = [(START, None)] if kill.startswith("random-") else [(kill, dict(FIRST_START_POINTS)[kill])]
+    _run_plan(runner, plan, random.Random(seed))
+    assert [t.result for t in runner.trials] == ["PASS"]

@@ -24,7 +24,7 @@ from harness.local_receivers import SmtpServer, WebhookServer, smtp_server, webh
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PIPELINE_ROOT = REPO_ROOT / "pipeline"
-SETTINGS = PIPELINE_ROOT / "configurations" / "settings" / "dev.json"
+BUNDLE_TARGET = "dev"  # the pipeline as databricks.yml deploys it to dev
 LANDING = "/Volumes/retail_dev/ecommerce/raw/orders"
 SLACK_ENV = "REFERENCE_RUN_SLACK_URL"
 SCHEMA = "monitoring_run"
@@ -71,7 +71,7 @@ def reference_run(spark: Any, pg: Any, state: Path) -> Iterator[ReferenceRun]:
     from quality_suites.runner import run_suites
     from simulator import Simulator, SimulatorConfig
 
-    pipeline = LocalPipeline(PIPELINE_ROOT, SETTINGS, state=state, spark=spark)
+    pipeline = LocalPipeline.from_bundle(REPO_ROOT, BUNDLE_TARGET, state=state, spark=spark)
     simulator = Simulator(
         SimulatorConfig(seed=11, orders_per_batch=60, customers=80, interval="1d", profile="hostile"),
         pipeline.volume_path(LANDING),

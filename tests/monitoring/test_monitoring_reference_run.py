@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reference_run import SETTINGS
+from reference_run import BUNDLE_TARGET, REPO_ROOT
 
 from pipeline.monitoring.render import DASHBOARD_DIR, load_panels, run_panel
 
@@ -113,7 +113,7 @@ def _run_notebooks(run: Any, tmp_path: Path, names: list[str]) -> dict[str, Any]
     startup.mkdir(parents=True)
     (startup / "00-harness-spark.py").write_text(
         "from harness.notebook import notebook_session\n"
-        f"spark, _ = notebook_session({str(run.pipeline.pipeline_root)!r}, {str(SETTINGS)!r}, {str(run.state)!r})\n"
+        f"spark, _ = notebook_session(state={str(run.state)!r}, bundle={str(REPO_ROOT)!r}, target={BUNDLE_TARGET!r})\n"
     )
     env = {**os.environ, "IPYTHONDIR": str(tmp_path / "ipython"), "HARNESS_DRIVER_MEMORY": "1g"}
     env.pop("MPLBACKEND", None)

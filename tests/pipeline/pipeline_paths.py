@@ -10,4 +10,5 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PIPELINE_ROOT = REPO_ROOT / "pipeline"
-SETTINGS_DIR = PIPELINE_ROOT / "configurations" / "settings"
+#: the reference pipeline runs as its Databricks Asset Bundle deploys it: databricks.yml, this target
+BUNDLE_TARGET = "dev"

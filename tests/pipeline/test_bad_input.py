@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from bad_input_corpus import UNPARSEABLE, Kind, corpus, event, line, write_corpus
-from pipeline_paths import PIPELINE_ROOT, SETTINGS_DIR
+from pipeline_paths import BUNDLE_TARGET, REPO_ROOT
 
 from harness.pipeline import LocalPipeline
 from harness.reconcile import reconcile
@@ -62,7 +62,7 @@ class CorpusRun:
 @pytest.fixture(scope="module")
 def corpus_run(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> CorpusRun:
     base = tmp_path_factory.mktemp("bad-input")
-    pipeline = LocalPipeline(PIPELINE_ROOT, SETTINGS_DIR / "dev.json", state=base / "state", spark=spark)
+    pipeline = LocalPipeline.from_bundle(REPO_ROOT, BUNDLE_TARGET, state=base / "state", spark=spark)
     landing = pipeline.volume_path(LANDING)
     rates = {kind: LINE_DEFECT_RATE for kind in DEFECT_KINDS}
     rates.update({"truncated_last_line": 1.0, "empty_file": 1.0})

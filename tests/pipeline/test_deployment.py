@@ -15,7 +15,6 @@ from deploy_checks import (
     all_problems,
     environment_problems,
     load_bundle,
-    render_settings,
     resolve_target,
     typed_resources,
 )
@@ -55,7 +54,7 @@ def test_prod_scales_wider_than_dev() -> None:
 def test_the_models_reject_a_misspelt_field() -> None:
     bundle = load_bundle()
     broken = copy.deepcopy(bundle)
-    broken["resources"]["pipelines"][PIPELINE_KEY]["continous"] = False
+    broken.data["resources"]["pipelines"][PIPELINE_KEY]["continous"] = False
     with pytest.raises(DeploymentCheckError) as info:
         typed_resources(resolve_target(broken, "dev"))
     assert info.value.where == "dev: resources.pipelines.retail_orders"
@@ -64,32 +63,43 @@ def test_the_models_reject_a_misspelt_field() -> None:
 
 def test_unknown_variable_reference_is_named() -> None:
     broken = copy.deepcopy(load_bundle())
-    broken["resources"]["pipelines"][PIPELINE_KEY]["schema"] = "${var.shema}"
+    broken.data["resources"]["pipelines"][PIPELINE_KEY]["schema"] = "${var.shema}"
     with pytest.raises(DeploymentCheckError) as info:
         resolve_target(broken, "dev")
     assert info.value.where == "resources.pipelines.retail_orders.schema"
 
 
-def test_environments_bundle_configs_and_settings_agree() -> None:
+def test_environments_bundle_and_configs_agree() -> None:
     assert all_problems() == []
 
 
-def test_a_settings_file_out_of_sync_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bundle_configuration_differing_from_the_env_config_is_reported() -> None:
     bundle = copy.deepcopy(load_bundle())
-    bundle["resources"]["pipelines"][PIPELINE_KEY]["configuration"]["ecommerce.max_files_per_trigger"] = "5"
+    bundle.data["resources"]["pipelines"][PIPELINE_KEY]["configuration"][
+        "ecommerce.max_files_per_trigger"
+    ] = "5"
     problems = environment_problems("dev", bundle)
     assert any("configuration differs" in p and "ecommerce.max_files_per_trigger" in p for p in problems)
-    assert any("out of date" in p for p in problems)
 
 
-def test_settings_files_are_valid_for_the_harness() -> None:
-    from harness.settings.model import load_settings
+def test_no_second_settings_file_exists_beside_the_bundle() -> None:
+    """One source of truth: the harness runs the bundle (`harness run --bundle`), not a settings JSON."""
+    assert not (PIPELINE_ROOT / "configurations" / "settings").exists()
 
-    for target in TARGETS:
-        settings = load_settings(PIPELINE_ROOT / "configurations" / "settings" / f"{target}.json")
-        assert settings.catalog == f"retail_{target}"
-        assert settings.configuration == render_settings(target)["configuration"]
-        assert settings.development is (target == "dev")
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_the_harness_runs_each_target_as_the_bundle_deploys_it(target: str) -> None:
+    from harness.settings.bundle import bundle_pipeline_settings
+
+    settings = bundle_pipeline_settings(REPO_ROOT, target)
+    deployed = typed_resources(resolve_target(load_bundle(), target))[f"pipelines.{PIPELINE_KEY}"]
+    assert settings.name == f"retail_orders_{target}" and settings.catalog == f"retail_{target}"
+    assert dict(settings.configuration) == dict(deployed.configuration)
+    assert settings.development is (target == "dev")
+    assert settings.root_path == str(PIPELINE_ROOT)
+    assert [(lib.kind, lib.path) for lib in settings.libraries] == [
+        ("glob", f"{PIPELINE_ROOT}/transformations/**")
+    ]
 
 
 def _python_files(root: Path) -> list[Path]:

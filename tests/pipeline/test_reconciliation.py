@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pipeline_paths import PIPELINE_ROOT, SETTINGS_DIR
+from pipeline_paths import BUNDLE_TARGET, REPO_ROOT
 
 from harness.pipeline import LocalPipeline
 from harness.reconcile import gold_snapshot, reconcile, snapshot_differences
@@ -29,7 +29,7 @@ LANDING = "/Volumes/retail_dev/ecommerce/raw/orders"
 
 
 def test_three_batches_reconcile_and_full_refresh_reproduces_gold(spark: Any, tmp_path: Path) -> None:
-    pipeline = LocalPipeline(PIPELINE_ROOT, SETTINGS_DIR / "dev.json", state=tmp_path / "state", spark=spark)
+    pipeline = LocalPipeline.from_bundle(REPO_ROOT, BUNDLE_TARGET, state=tmp_path / "state", spark=spark)
     landing = pipeline.volume_path(LANDING)
     # weekly batches give the customer feed time to change and delete (seed 10: 14 customers with
     # 2-3 SCD2 versions, one delete); hostile rates: ~4.5 % defective lines, 20 % late changes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.errors import SqlQueryError, SqlSyntaxError
+from harness.errors import QuerySyntaxError, SqlQueryError
 from harness.query import rewrite_event_log_calls, rewrite_json_paths, sql_error
 from harness.query.event_log_tvf import EventLogReference
 
@@ -59,7 +59,7 @@ def test_event_log_calls_become_the_view_the_caller_chooses() -> None:
     assert rewrite_event_log_calls("SELECT 'event_log(1)' FROM event_log", view) == (
         "SELECT 'event_log(1)' FROM event_log"
     )
-    with pytest.raises(SqlSyntaxError):
+    with pytest.raises(QuerySyntaxError):
         rewrite_event_log_calls("SELECT * FROM event_log(42)", view)
 
 

@@ -85,7 +85,6 @@ def test_legacy_target_is_the_schema_without_catalog() -> None:
         ({"name": "p", "schema": "s", "development": "yes"}, "development"),
         ({"name": "p", "schema": "s", "edition": "GOLD"}, "edition"),
         ({"name": "p", "schema": "bad-name"}, "schema"),
-        ({"name": "p", "schema": "s", "libraries": [{"jar": "x.jar"}]}, "libraries[0]"),
         ({"name": "p", "schema": "s", "libraries": [{"python": {"path": "x"}}]}, "libraries[0]"),
     ],
 )
@@ -93,6 +92,22 @@ def test_invalid_settings_name_the_key(data: dict, key: str) -> None:
     with pytest.raises(SettingsError) as info:
         parse_settings(data, "settings.json")
     assert info.value.key == key and info.value.path == "settings.json"
+
+
+def test_jar_and_maven_libraries_are_warned_about_by_name_not_run() -> None:
+    """A jar or maven library is a JVM dependency the harness cannot install: the update runs the
+    Python sources and the warning says where to put the jar (issue 17: libraries of every kind)."""
+    libraries = [
+        {"jar": "/tmp/udfs.jar"},
+        {"maven": {"coordinates": "org.example:geo:1.0"}},
+        {"file": {"path": "a.py"}},
+    ]
+    settings = parse_settings({"name": "p", "schema": "s", "libraries": libraries})
+    assert [(lib.kind, lib.path) for lib in settings.libraries] == [("file", "a.py")]
+    assert [w.split(" is not installed")[0] for w in settings.warnings] == [
+        "libraries[0] '/tmp/udfs.jar'",
+        "libraries[1] maven 'org.example:geo:1.0'",
+    ]
 
 
 def test_unknown_key_suggests_the_close_name() -> None:

@@ -1,0 +1,2 @@
+CREATE OR REFRESH MATERIALIZED VIEW landing_files
+AS SELECT * FROM read_files('${source_root}/orders', format => 'json');

@@ -1,0 +1,2 @@
+CREATE OR REFRESH MATERIALIZED VIEW base AS SELECT 1 AS id;
+CREATE SINK my_sink OPTIONS (format = 'delta');
