@@ -546,6 +546,7 @@ class EventLogNotFoundError(HarnessError):
             requested=requested,
             pipeline_id=pipeline_id,
             pipeline_name=pipeline_name,
+        )
 
 
 # --- Databricks Asset Bundles (harness/settings/bundle.py) --------------------------------------
