@@ -20,12 +20,13 @@ from typing import Any
 from harness.errors import UnknownDatasetError
 from harness.runtime.refresh import RefreshRequest
 from harness.runtime.results import UpdateResult
+from harness.runtime.scheduler import MAX_FLOWS_ENV, default_max_concurrent_flows
 from harness.runtime.tables import delta_table_exists
 from harness.runtime.update import PipelineRuntime, UpdateRunner
 from harness.settings.model import PipelineSettings, load_settings, parse_settings
 from harness.state import StateLayout
 
-MAX_FLOWS_ENV = "HARNESS_MAX_CONCURRENT_FLOWS"
+__all__ = ["MAX_FLOWS_ENV", "LocalPipeline"]
 
 
 class LocalPipeline:
@@ -61,7 +62,7 @@ class LocalPipeline:
             settings=self.settings,
             layout=self.layout,
             pipeline_root=self.pipeline_root,
-            max_concurrent_flows=max_concurrent_flows or int(os.environ.get(MAX_FLOWS_ENV, "3")),
+            max_concurrent_flows=max_concurrent_flows or default_max_concurrent_flows(),
             clock=clock or (lambda: datetime.now(UTC)),
             listeners=list(listeners),
         )

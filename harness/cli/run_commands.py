@@ -43,6 +43,11 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
         metavar="ENV_CONFIG.json",
         help="environment config; exports metrics after the run if export.enabled",
     )
+    run.add_argument(
+        "--profile",
+        action="store_true",
+        help="print where the update's time went: per phase and flow, wall time, Spark jobs, fixed costs",
+    )
     run.set_defaults(func=run_command)
 
     validate = subparsers.add_parser(
@@ -83,6 +88,10 @@ def run_command(args: argparse.Namespace) -> int:
         retry_on_schema_change=not args.no_retry,
     )
     print(summary(result))
+    if args.profile and result.profile is not None:
+        from harness.runtime.profile import format_profile
+
+        print(format_profile(result.profile))
     from harness.cli.export_commands import export_after_run
 
     export_after_run(pipeline, args.config)

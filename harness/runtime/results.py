@@ -58,6 +58,8 @@ class UpdateResult:
     duration_s: float
     error: str | None = None
     error_class: str | None = None
+    #: where the update's time went (harness/runtime/profile.py); also in the event log (harness_profile)
+    profile: dict[str, Any] | None = field(default=None, repr=False)
     _event_log: Any = field(default=None, repr=False)
 
     @property
