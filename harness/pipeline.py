@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UnknownDatasetError
+from harness.runtime.pipeline_lock import update_lock
 from harness.runtime.refresh import RefreshRequest
 from harness.runtime.results import UpdateResult
 from harness.runtime.scheduler import MAX_FLOWS_ENV, default_max_concurrent_flows
@@ -83,10 +84,11 @@ class LocalPipeline:
         addNewColumns), the update is retried once, as a Databricks pipeline restarts the flow.
         """
         request = RefreshRequest(bool(full_refresh), tuple(refresh), tuple(full_refresh_selection))
-        result = UpdateRunner(self.runtime, request, update_id).run()
-        if retry_on_schema_change and UpdateRunner.schema_change_pending(result):
-            retry_request = RefreshRequest(False, request.refresh_selection, ())
-            result = UpdateRunner(self.runtime, retry_request).run()
+        with update_lock(self.layout.update_lock(self.settings.name)):
+            result = UpdateRunner(self.runtime, request, update_id).run()
+            if retry_on_schema_change and UpdateRunner.schema_change_pending(result):
+                retry_request = RefreshRequest(False, request.refresh_selection, ())
+                result = UpdateRunner(self.runtime, retry_request).run()
         result._event_log = self.event_log
         return result
 

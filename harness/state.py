@@ -100,7 +100,22 @@ class StateLayout:
         checkpoint = self.flow_checkpoint_dir(pipeline_name, target, flow)
         return harness_dir_in(checkpoint) / "autoloader" / str(source_index)
 
+    def update_lock(self, pipeline_name: str) -> Path:
+        """Held (flock) while an update of this pipeline runs: two processes never update it at once."""
+        return self.pipeline_dir(pipeline_name) / "update.lock"
+
     # --- services ------------------------------------------------------------------------------
+    @property
+    def engine_socket(self) -> Path:
+        """Where a warm engine (`harness dev`) listens; a unix socket path must stay under ~100 bytes."""
+        path = self.root / "engine.sock"
+        if len(str(path)) < 100:
+            return path
+        import hashlib
+
+        digest = hashlib.sha256(str(self.root).encode()).hexdigest()[:16]
+        return Path(os.environ.get("TMPDIR", "/tmp")) / f"harness-engine-{digest}.sock"
+
     @property
     def postgres_dir(self) -> Path:
         return self.root / "postgres"

@@ -79,7 +79,12 @@ def run_command(args: argparse.Namespace) -> int:
     from harness.pipeline import LocalPipeline
 
     pipeline = LocalPipeline(
-        args.pipeline_root, args.settings, state=args.state, master=args.master, listeners=[ProgressPrinter()]
+        args.pipeline_root,
+        args.settings,
+        state=args.state,
+        master=args.master,
+        listeners=[ProgressPrinter()],
+        spark=getattr(args, "spark", None),  # set by a warm engine (harness dev)
     )
     result = pipeline.run(
         full_refresh=args.full_refresh,

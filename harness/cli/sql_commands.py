@@ -48,7 +48,9 @@ def _plain(value: Any) -> Any:
 def sql_command(args: argparse.Namespace) -> int:
     from harness.pipeline import LocalPipeline
 
-    pipeline = LocalPipeline(args.pipeline_root, args.settings, state=args.state)
+    pipeline = LocalPipeline(
+        args.pipeline_root, args.settings, state=args.state, spark=getattr(args, "spark", None)
+    )
     frame = pipeline.sql(args.query)
     if args.format == "table":
         frame.show(args.limit, truncate=False)
