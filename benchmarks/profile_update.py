@@ -33,12 +33,19 @@ def main() -> int:
     parser.add_argument("--updates", type=int, default=4)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--quiet", action="store_true", help="print only the summary lines")
+    parser.add_argument(
+        "--conf", action="append", default=[], metavar="KEY=VALUE", help="extra Spark conf (to measure a setting)"
+    )
+    parser.add_argument("--max-flows", type=int, help="flow concurrency (default: the harness default)")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="h15-profile-"))
     started = time.perf_counter()
-    spark = create_session(StateLayout.at(root / "session"))
+    extra = dict(item.split("=", 1) for item in args.conf)
+    spark = create_session(StateLayout.at(root / "session"), extra_conf=extra)
     session_s = time.perf_counter() - started
     run = new_run(spark, root / "state", args.orders)
+    if args.max_flows:
+        run.pipeline.runtime.max_concurrent_flows = args.max_flows
     records = []
     for index in range(args.updates):
         run.simulator.next_batch()
@@ -61,7 +68,8 @@ def main() -> int:
     print(
         f"session start {session_s:.1f} s; first update {records[0]['wall_s']:.2f} s; "
         f"warm median {statistics.median(warm) if warm else float('nan'):.2f} s over {len(warm)}; "
-        f"load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+        f"load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; conf {extra or '-'}; max flows "
+        f"{run.pipeline.runtime.max_concurrent_flows}"
     )
     if args.json:
         args.json.write_text(json.dumps({"session_s": session_s, "load": load, "updates": records}, indent=1))
