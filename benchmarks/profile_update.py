@@ -34,7 +34,11 @@ def main() -> int:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--quiet", action="store_true", help="print only the summary lines")
     parser.add_argument(
-        "--conf", action="append", default=[], metavar="KEY=VALUE", help="extra Spark conf (to measure a setting)"
+        "--conf",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra Spark conf (to measure a setting)",
     )
     parser.add_argument("--max-flows", type=int, help="flow concurrency (default: the harness default)")
     args = parser.parse_args()
