@@ -126,6 +126,11 @@ class UpdateProfile:
         """Count each scope's Spark jobs and stages; returns the profile as a JSON-able dict."""
         self.total_s = time.perf_counter() - self._started
         tracker = _tracker(self.spark)
+        if tracker is not None:
+            # The status store is filled by Spark's listener bus asynchronously; under load it lags
+            # behind the jobs, and a count taken too early misses the last ones.
+            with suppress(Exception):
+                self.spark.sparkContext._jsc.sc().listenerBus().waitUntilEmpty(5000)
         for scope in self.scopes.values():
             if tracker is None or scope.tag is None:
                 continue
