@@ -58,6 +58,6 @@ def test_flows_that_do_not_run_count_as_done_for_their_downstream() -> None:
 
 def test_default_concurrency_follows_the_cores_unless_the_environment_says(monkeypatch) -> None:
     monkeypatch.delenv("HARNESS_MAX_CONCURRENT_FLOWS", raising=False)
-    assert default_max_concurrent_flows(2) == 3 and default_max_concurrent_flows(1) == 2
+    assert default_max_concurrent_flows(4) == 4 and default_max_concurrent_flows(1) == 2
     monkeypatch.setenv("HARNESS_MAX_CONCURRENT_FLOWS", "5")
     assert default_max_concurrent_flows(2) == 5
