@@ -97,7 +97,7 @@ def _finish(ctx: Any, result: FlowResult) -> None:
             extra["data_quality"] = quality
         extra["num_batches"] = result.num_batches
         extra["duration_ms"] = int(result.duration_s * 1000)
-    error = getattr(result, "exception", None)
+    error = result.exception
     message = f'Flow "{result.name}" has FAILED: {result.error}' if result.status == "FAILED" else None
     ctx.flow_event(result.name, result.target, result.status, extra, error=error, message=message)
 

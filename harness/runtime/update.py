@@ -14,7 +14,6 @@ receives one `UpdateContext`.
 from __future__ import annotations
 
 import time
-import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -142,11 +141,8 @@ class UpdateRunner:
                 ctx.progress("RUNNING")
                 with phase("run_flows"):
                     run_flows(ctx, graph, refresh)
-        except HarnessError as exc:
-            failure = exc
         except Exception as exc:
             failure = exc
-            failure.__harness_traceback__ = traceback.format_exc()  # type: ignore[attr-defined]
         failure = self._terminal_event(failure)
         with phase("finish"):
             self._close()
@@ -253,7 +249,7 @@ class UpdateRunner:
         )
         failed_flows = [r for r in ctx.flow_results.values() if r.status == "FAILED"]
         if failure is None and failed_flows:
-            first = getattr(failed_flows[0], "exception", None)
+            first = failed_flows[0].exception
             failure = first or HarnessError(failed_flows[0].error or "flow failed")
             summary = f"{len(failed_flows)} flow(s) failed: " + ", ".join(f.name for f in failed_flows)
             ctx.progress("FAILED", error=HarnessError(f"{summary}. First error: {failure}"))
