@@ -586,6 +586,17 @@ class UnknownBundlePipelineError(HarnessError):
         )
 
 
+class EngineRunningError(HarnessError):
+    """Raised when `harness dev` starts while another warm engine already serves the same state directory."""
+
+    def __init__(self, socket_path: str) -> None:
+        super().__init__(
+            f"a warm engine already listens on {socket_path} for this state directory. Stop it (Ctrl-C in its "
+            "terminal) or pass another --state.",
+            socket_path=socket_path,
+        )
+
+
 __all__ = [name for name in dir() if name.endswith("Error")]
 
 

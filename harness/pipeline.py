@@ -25,13 +25,14 @@ from harness.runtime.disk_full import disk_full_error, is_disk_full
 from harness.runtime.pipeline_lock import pipeline_lock
 from harness.runtime.refresh import RefreshRequest
 from harness.runtime.results import UpdateResult
+from harness.runtime.scheduler import MAX_FLOWS_ENV, default_max_concurrent_flows
 from harness.runtime.tables import delta_table_exists
 from harness.runtime.update import PipelineRuntime, UpdateRunner
 from harness.settings.model import PipelineSettings, load_settings, parse_settings
 from harness.spark.catalog_store import save_catalog
 from harness.state import StateLayout
 
-MAX_FLOWS_ENV = "HARNESS_MAX_CONCURRENT_FLOWS"
+__all__ = ["EVENT_LOG_VIEW", "MAX_FLOWS_ENV", "LocalPipeline"]
 #: the temporary view over the pipeline's event log that `sql` registers (Databricks: `event_log(...)`)
 EVENT_LOG_VIEW = "event_log"
 
@@ -69,7 +70,7 @@ class LocalPipeline:
             settings=self.settings,
             layout=self.layout,
             pipeline_root=self.pipeline_root,
-            max_concurrent_flows=max_concurrent_flows or int(os.environ.get(MAX_FLOWS_ENV, "3")),
+            max_concurrent_flows=max_concurrent_flows or default_max_concurrent_flows(),
             clock=clock or (lambda: datetime.now(UTC)),
             listeners=list(listeners),
         )

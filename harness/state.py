@@ -94,7 +94,38 @@ class StateLayout:
         """The pipeline's event log, a Delta table (cf. <storage>/system/events on Databricks)."""
         return self.pipeline_dir(pipeline_name) / "system" / "events"
 
+    def event_log_journal(self, pipeline_name: str) -> Path:
+        """Beside the event log: last sequence number written and updates still open (crash recovery)."""
+        return event_log_journal_of(self.event_log_dir(pipeline_name))
+
+    # --- per flow (under checkpoints_dir; reset with the flow's table on full refresh) ------------
+    def flow_checkpoint_dir(self, pipeline_name: str, target: str, flow: str) -> Path:
+        return flow_checkpoint_in(self.checkpoints_dir(pipeline_name), target, flow)
+
+    def cdc_state_dir(self, pipeline_name: str, target: str) -> Path:
+        return cdc_state_in(self.checkpoints_dir(pipeline_name), target)
+
+    def autoloader_schema_dir(self, pipeline_name: str, target: str, flow: str, source_index: int) -> Path:
+        """Default schema location of a flow's n-th Auto Loader source (inside its checkpoint)."""
+        checkpoint = self.flow_checkpoint_dir(pipeline_name, target, flow)
+        return harness_dir_in(checkpoint) / "autoloader" / str(source_index)
+
+    def update_lock(self, pipeline_name: str) -> Path:
+        """Held (flock) while an update of this pipeline runs: two processes never update it at once."""
+        return self.pipeline_dir(pipeline_name) / "update.lock"
+
     # --- services ------------------------------------------------------------------------------
+    @property
+    def engine_socket(self) -> Path:
+        """Where a warm engine (`harness dev`) listens; a unix socket path must stay under ~100 bytes."""
+        path = self.root / "engine.sock"
+        if len(str(path)) < 100:
+            return path
+        import hashlib
+
+        digest = hashlib.sha256(str(self.root).encode()).hexdigest()[:16]
+        return Path(os.environ.get("TMPDIR", "/tmp")) / f"harness-engine-{digest}.sock"
+
     @property
     def postgres_dir(self) -> Path:
         return self.root / "postgres"
@@ -102,3 +133,24 @@ class StateLayout:
     @property
     def reports_dir(self) -> Path:
         return self.root / "reports"
+
+
+# The rules below take an already-resolved folder (a checkpoints root, a checkpoint, the event log) for
+# code that is handed one; they are the only place these layouts are spelled out.
+def flow_checkpoint_in(checkpoints_root: Path, target: str, flow: str) -> Path:
+    """A flow's streaming checkpoint: <checkpoints>/<target>/<flow>."""
+    return checkpoints_root / target / flow
+
+
+def cdc_state_in(checkpoints_root: Path, target: str) -> Path:
+    """AUTO CDC state of one target, shared by every CDC flow into it (reset with the target)."""
+    return checkpoints_root / target / "__harness_cdc_state"
+
+
+def harness_dir_in(checkpoint: Path) -> Path:
+    """Harness-owned state inside a flow's checkpoint (removed with it on full refresh)."""
+    return checkpoint / "_harness"
+
+
+def event_log_journal_of(event_log: Path) -> Path:
+    return event_log.parent / (event_log.name + "_journal.json")

@@ -6,6 +6,7 @@ MERGE goes through SQL (not DeltaTable.merge) because the SQL command returns De
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterable
 
@@ -14,6 +15,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
 from harness.cdc.model import MergeCounts
+from harness.runtime.tables import delta_table_exists
 
 
 def quote(name: str) -> str:
@@ -63,11 +65,38 @@ def merge(spark: SparkSession, into: str, source: DataFrame, clauses: str, on: s
     )
 
 
+#: tables this process already created or widened to a schema: (table or path) -> schema JSON.
+#: Every micro-batch calls the ensure_* functions; a metastore lookup and a Delta snapshot per call
+#: cost more than the batch's data on small batches. A table whose Delta log is gone (a reset
+#: removed it) or a wider wanted schema goes through the full check again.
+_ensured: dict[str, str] = {}
+_ensured_lock = threading.Lock()
+
+
+def _already_ensured(key: str, path: str, schema: StructType) -> bool:
+    with _ensured_lock:
+        known = _ensured.get(key)
+    return known == schema.json() and delta_table_exists(path)
+
+
+def _remember(key: str, schema: StructType) -> None:
+    with _ensured_lock:
+        _ensured[key] = schema.json()
+
+
 def ensure_table(spark: SparkSession, table_name: str, path: str, schema: StructType) -> None:
     """Create the target Delta table at `path` if needed, and add columns it lacks (source evolution).
 
     Columns the table has beyond `schema` are kept (a user-declared schema may be wider).
     """
+    key = f"{table_name}@{path}"
+    if _already_ensured(key, path, schema):
+        return
+    _ensure_table(spark, table_name, path, schema)
+    _remember(key, schema)
+
+
+def _ensure_table(spark: SparkSession, table_name: str, path: str, schema: StructType) -> None:
     if not spark.catalog.tableExists(table_name):
         (
             spark.createDataFrame([], schema)
@@ -81,10 +110,13 @@ def ensure_table(spark: SparkSession, table_name: str, path: str, schema: Struct
 
 def ensure_path_table(spark: SparkSession, path: str, schema: StructType) -> None:
     """Create (or widen) one of the engine's own state tables, addressed by path only."""
+    if _already_ensured(path, path, schema):
+        return
     if not DeltaTable.isDeltaTable(spark, path):
         spark.createDataFrame([], schema).write.format("delta").mode("append").save(path)
-        return
-    _add_missing_columns(spark, path_table(path), spark.read.format("delta").load(path).schema, schema)
+    else:
+        _add_missing_columns(spark, path_table(path), spark.read.format("delta").load(path).schema, schema)
+    _remember(path, schema)
 
 
 def _add_missing_columns(spark: SparkSession, ref: str, current: StructType, wanted: StructType) -> None:

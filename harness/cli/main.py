@@ -23,6 +23,7 @@ from pipeline.utils.errors import PipelineError
 COMMAND_MODULES: tuple[str, ...] = (
     "harness.cli.run_commands",
     "harness.cli.watch_commands",
+    "harness.cli.dev_commands",
     "harness.cli.sql_commands",
     "harness.cli.spark_commands",
     "simulator.cli",
@@ -73,6 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for noisy in ("py4j", "urllib3", "matplotlib", "great_expectations"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
+        forwarded = _on_warm_engine(args, list(argv) if argv is not None else sys.argv[1:])
+        if forwarded is not None:
+            return forwarded
         return int(args.func(args) or 0)
     except (HarnessError, PipelineError) as exc:
         if args.debug:
@@ -82,6 +86,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130
+
+
+def _on_warm_engine(args: argparse.Namespace, argv: list[str]) -> int | None:
+    """Run `harness run` / `harness sql` on a warm engine (`harness dev`) of this state directory, if any."""
+    from harness.engine import SERVED_COMMANDS, call_engine
+    from harness.state import StateLayout
+
+    if args.command not in SERVED_COMMANDS or getattr(args, "master", None):
+        return None
+    answer = call_engine(StateLayout.at(args.state).engine_socket, argv)
+    if answer is None:
+        return None
+    sys.stdout.write(answer.get("stdout", ""))
+    sys.stderr.write(answer.get("stderr", ""))
+    return int(answer.get("exit", 1))
 
 
 if __name__ == "__main__":  # pragma: no cover

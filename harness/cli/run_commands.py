@@ -46,6 +46,11 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
         metavar="ENV_CONFIG.json",
         help="environment config; exports metrics after the run if export.enabled",
     )
+    run.add_argument(
+        "--profile",
+        action="store_true",
+        help="print where the update's time went: per phase and flow, wall time, Spark jobs, fixed costs",
+    )
     run.set_defaults(func=run_command)
 
     validate = subparsers.add_parser(
@@ -81,7 +86,12 @@ def run_command(args: argparse.Namespace) -> int:
     # taken before Spark starts, so a second run on the same pipeline is refused at once
     with pipeline_lock(StateLayout.at(args.state), settings.name, wait=args.wait, command="run"):
         pipeline = LocalPipeline(
-            root, settings, state=args.state, master=args.master, listeners=[ProgressPrinter()]
+            root,
+            settings,
+            state=args.state,
+            master=args.master,
+            listeners=[ProgressPrinter()],
+            spark=getattr(args, "spark", None),  # set by a warm engine (harness dev)
         )
         result = pipeline.run(
             full_refresh=args.full_refresh,
@@ -90,6 +100,10 @@ def run_command(args: argparse.Namespace) -> int:
             retry_on_schema_change=not args.no_retry,
         )
         print(summary(result))
+        if args.profile and result.profile is not None:
+            from harness.runtime.profile import format_profile
+
+            print(format_profile(result.profile))
         from harness.cli.export_commands import export_after_run
 
         export_after_run(pipeline, args.config)

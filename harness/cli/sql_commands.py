@@ -58,7 +58,7 @@ def sql_command(args: argparse.Namespace) -> int:
     from harness.query.lexer import split_statements
 
     root, settings = pipeline_from_args(args)
-    pipeline = LocalPipeline(root, settings, state=args.state)
+    pipeline = LocalPipeline(root, settings, state=args.state, spark=getattr(args, "spark", None))
     statements = split_statements(args.query) or [args.query]
     for statement in statements[:-1]:  # e.g. the docs' CREATE TEMP VIEW event_log_raw AS ...
         pipeline.sql(statement)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import difflib
 import itertools
-from collections.abc import Callable
 from typing import Any
 
 from harness.errors import (
@@ -25,9 +24,15 @@ from harness.errors import (
 from harness.graph.dag import DAG
 from harness.graph.model import PipelineGraph, ResolvedDataset, ResolvedFlow
 from harness.graph.names import PipelineNames
-from harness.runtime.context import EvaluationFrame, current_frame, evaluating, resolving_with
+from harness.runtime.context import (
+    EvaluationFrame,
+    SourceRef,
+    UpdateServices,
+    current_frame,
+    evaluating,
+    resolving_with,
+)
 from harness.runtime.interception import original_method
-from harness.runtime.tables import TableLocation
 from harness.shim.records import CdcFlowDef, DatasetKind, FlowDef, SnapshotCdcFlowDef
 from harness.shim.registry import PipelineRegistry
 
@@ -37,10 +42,6 @@ _sql_views = itertools.count()
 def sql_view_name(key: str) -> str:
     """A fresh session-unique temporary view name standing for a dataset inside one SQL text."""
     return f"__harness_sql_{key}_{next(_sql_views)}"
-
-
-LocationFactory = Callable[[str, Any], TableLocation | None]
-CloudFiles = Callable[[str, dict[str, str], Any, str], Any]
 
 
 def is_dataframe(value: Any) -> bool:
@@ -85,20 +86,12 @@ class GraphBuilder:
         spark: Any,
         registry: PipelineRegistry,
         names: PipelineNames,
-        locate: LocationFactory,
-        cloud_files: CloudFiles,
-        map_path: Callable[[str], str],
-        cdc_schema: Callable[[Any, CdcFlowDef], Any],
-        existing_schema: Callable[[ResolvedDataset], Any],
+        services: UpdateServices,
     ) -> None:
         self.spark = spark
         self.registry = registry
         self.names = names
-        self._locate = locate
-        self._cloud_files = cloud_files
-        self._map_path = map_path
-        self._cdc_schema = cdc_schema
-        self._existing_schema = existing_schema
+        self.services = services
         self.datasets: dict[str, ResolvedDataset] = {}
         self.flows: dict[str, ResolvedFlow] = {}
         self._analysed_df: dict[str, Any] = {}  # view flow -> DataFrame
@@ -143,10 +136,10 @@ class GraphBuilder:
         flow = frame.flow if frame else "<module>"
         index = self._cloud_files_count.get(flow, 0)
         self._cloud_files_count[flow] = index + 1
-        return self._cloud_files(path, options, schema, f"{flow}#{index}")
+        return self.services.cloud_files(path, options, schema, SourceRef(flow, index))
 
     def map_path(self, path: str) -> str:
-        return self._map_path(path)
+        return self.services.map_path(path)
 
     def rewrite_sql(self, query: str) -> str:
         """Record the datasets a SQL text reads and bind them to placeholders (no table exists yet)."""
@@ -197,9 +190,9 @@ class GraphBuilder:
             if dataset.kind is DatasetKind.VIEW:
                 dataset.schema = schemas[0] if schemas else None
             else:
-                dataset.schema = declared or merge_schemas(schemas) or self._existing_schema(dataset)
+                dataset.schema = declared or merge_schemas(schemas) or self.services.existing_schema(dataset)
             if dataset.kind is not DatasetKind.VIEW:
-                dataset.location = self._locate(key, dataset)
+                dataset.location = self.services.locate(key, dataset)
         finally:
             self._visiting.pop()
 
@@ -210,7 +203,7 @@ class GraphBuilder:
             source_key = self._target_key(flow.source, flow)
             resolved.reads.add(source_key)
             self._analyse_dataset(source_key)
-            resolved.schema = self._cdc_schema(self.datasets[source_key].schema, flow)
+            resolved.schema = self.services.cdc_schema(self.datasets[source_key].schema, flow)
             return resolved.schema
         if isinstance(flow, SnapshotCdcFlowDef):
             resolved = ResolvedFlow(flow.name, flow, dataset.key, "snapshot")

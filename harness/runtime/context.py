@@ -72,3 +72,33 @@ def outside_dataset_function() -> Iterator[None]:
         yield
     finally:
         _frame.reset(token)
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """The n-th `cloudFiles` source a flow's function opens (0-based), in the order it opens them.
+
+    Auto Loader's default schema location and the streaming query's observed-metrics name are per
+    source; the same function opens its sources in the same order at analysis and at execution.
+    """
+
+    flow: str
+    index: int
+
+    def observed_name(self, path: str) -> str:
+        """observedMetrics names must be unique within one streaming query: flow + source index is."""
+        return f"{self.flow} ({path})" if self.index == 0 else f"{self.flow}#{self.index} ({path})"
+
+
+class UpdateServices(Protocol):
+    """What the graph builder and the execution resolver need from the update that runs them."""
+
+    def locate(self, key: str, dataset: Any) -> Any: ...
+
+    def cloud_files(self, path: str, options: dict[str, str], schema: Any, source: SourceRef) -> Any: ...
+
+    def map_path(self, path: str) -> str: ...
+
+    def cdc_schema(self, source_schema: Any, spec: Any) -> Any: ...
+
+    def existing_schema(self, dataset: Any) -> Any: ...

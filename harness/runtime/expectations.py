@@ -149,7 +149,11 @@ class AppliedExpectations:
         self.df = out
 
     def result(self) -> ExpectationResult:
-        return result_from_row(self.dataset, self.rules, self._observation.get)
+        from harness.runtime.profile import timed
+
+        with timed("observation"):
+            values = self._observation.get
+        return result_from_row(self.dataset, self.rules, values)
 
 
 def result_from_row(dataset: str, rules: Sequence[Expectation], values: Any) -> ExpectationResult:

@@ -47,6 +47,7 @@ from harness.runtime.resolver import ExecutionResolver
 from harness.runtime.results import FlowResult
 from harness.runtime.tables import TableStore
 from harness.shim.records import DatasetKind
+from harness.state import cdc_state_in, flow_checkpoint_in, harness_dir_in
 
 #: Errors raised inside a harness foreachBatch handler: the harness reports them itself (flow
 #: failure, event log), so Py4J's own ERROR log of the same exception with its traceback is noise.
@@ -63,17 +64,15 @@ logging.getLogger("py4j.clientserver").addFilter(_DropHandledBatchErrors())
 
 
 def checkpoint_dir(root: Path, flow: ResolvedFlow) -> Path:
-    return root / flow.target / flow.name
+    return flow_checkpoint_in(root, flow.target, flow.name)
 
 
 def cdc_state_dir(root: Path, target: str) -> Path:
-    """AUTO CDC state of one target, shared by every CDC flow into it (reset with the target)."""
-    return root / target / "__harness_cdc_state"
+    return cdc_state_in(root, target)
 
 
 def harness_dir(checkpoint: Path) -> Path:
-    """Harness-owned state inside a flow's checkpoint (removed with it on full refresh)."""
-    return checkpoint / "_harness"
+    return harness_dir_in(checkpoint)
 
 
 def txn_app_id(checkpoint: Path) -> str:

@@ -42,8 +42,8 @@ _guard = threading.Lock()
 
 
 def _paths(layout: StateLayout, pipeline_name: str) -> tuple[Path, Path]:
-    base = layout.pipeline_dir(pipeline_name)
-    return base / "update.lock", base / "update.lock.json"
+    lock_file = layout.update_lock(pipeline_name)  # StateLayout owns the path
+    return lock_file, lock_file.with_name(lock_file.name + ".json")
 
 
 def holder_of(layout: StateLayout, pipeline_name: str) -> dict[str, str]:

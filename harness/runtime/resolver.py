@@ -10,7 +10,6 @@ reports them for the view.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 from harness.errors import UnknownDatasetError
 from harness.graph.model import PipelineGraph, ResolvedDataset
 from harness.graph.names import PipelineNames
-from harness.runtime.context import EvaluationFrame, current_frame, evaluating
+from harness.runtime.context import EvaluationFrame, SourceRef, UpdateServices, current_frame, evaluating
 from harness.runtime.expectations import ExpectationAction, fail_check_sql, keep_sql, observation_sql
 from harness.runtime.interception import original_method
 from harness.shim.records import DatasetKind, Expectation
@@ -41,8 +40,7 @@ class ExecutionResolver:
     spark: Any
     graph: PipelineGraph
     names: PipelineNames
-    cloud_files_factory: Callable[[str, dict[str, str], Any, str], Any]
-    map_path_fn: Callable[[str], str]
+    services: UpdateServices
     null_passes: bool = False
     views_read: dict[str, list[ViewObservation]] = field(default_factory=dict)
     _cloud_files_count: dict[str, int] = field(default_factory=dict)
@@ -86,10 +84,10 @@ class ExecutionResolver:
         flow = _executing_flow.get() or "<module>"
         index = self._cloud_files_count.get(flow, 0)
         self._cloud_files_count[flow] = index + 1
-        return self.cloud_files_factory(path, options, schema, f"{flow}#{index}")
+        return self.services.cloud_files(path, options, schema, SourceRef(flow, index))
 
     def map_path(self, path: str) -> str:
-        return self.map_path_fn(path)
+        return self.services.map_path(path)
 
     def rewrite_sql(self, query: str) -> str:
         """Bind the pipeline datasets a SQL text names (views and private tables are not in the metastore)."""

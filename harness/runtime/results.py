@@ -61,6 +61,8 @@ class UpdateResult:
     duration_s: float
     error: str | None = None
     error_class: str | None = None
+    #: where the update's time went (harness/runtime/profile.py); also in the event log (harness_profile)
+    profile: dict[str, Any] | None = field(default=None, repr=False, compare=False)
     #: reads the pipeline's event log (set by `LocalPipeline.run`; None for a bare `UpdateRunner` result)
     event_log_reader: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
 

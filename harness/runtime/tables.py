@@ -18,6 +18,7 @@ from typing import Any
 from harness.errors import DefinitionError
 from harness.runtime.crashpoints import crash_point
 from harness.runtime.delta_txn import committed_since, latest_version
+from harness.runtime.profile import timed
 from harness.settings.naming import quote_identifier
 from harness.shim.records import DatasetDef
 
@@ -88,7 +89,8 @@ class TableStore:
 
     def ensure_database(self, database: str) -> None:
         if database not in self._verified:
-            self.spark.sql(f"CREATE DATABASE IF NOT EXISTS {quote_identifier(database, 'database')}")
+            with timed("metastore"):
+                self.spark.sql(f"CREATE DATABASE IF NOT EXISTS {quote_identifier(database, 'database')}")
             self._verified.add(database)
 
     # --- create / register -------------------------------------------------------------------
@@ -113,7 +115,8 @@ class TableStore:
         for key, value in dataset.table_properties.items():
             builder = builder.property(key, value)
         crash_point(f"before_create:{location.key}")
-        builder.execute()
+        with timed("delta_log"):
+            builder.execute()
         crash_point(f"after_create:{location.key}")  # the Delta table exists, the catalog does not know it
         self.register(location)
         return True
@@ -123,6 +126,11 @@ class TableStore:
         if not location.published or location.path in self._verified:
             return
         self.ensure_database(location.database)
+        with timed("metastore"):
+            self._register(location)
+        self._verified.add(location.path)
+
+    def _register(self, location: TableLocation) -> None:
         registered = self._registered_location(location)
         if (
             registered is not None
@@ -135,7 +143,6 @@ class TableStore:
             self.spark.sql(
                 f"CREATE TABLE IF NOT EXISTS {location.qualified} USING DELTA LOCATION '{location.path}'"
             )
-        self._verified.add(location.path)
 
     def _registered_location(self, location: TableLocation) -> str | None:
         if not self.spark.catalog.tableExists(f"{location.database}.{location.table}"):
@@ -220,7 +227,8 @@ class TableStore:
     def table_properties(self, location: TableLocation) -> dict[str, str]:
         if not delta_table_exists(location.path):
             return {}
-        rows = self.spark.sql(f"DESCRIBE DETAIL delta.`{location.path}`").select("properties").collect()
+        with timed("delta_log"):
+            rows = self.spark.sql(f"DESCRIBE DETAIL delta.`{location.path}`").select("properties").collect()
         return dict(rows[0]["properties"] or {}) if rows else {}
 
     @staticmethod

@@ -305,3 +305,17 @@ def test_failed_flows_leave_no_half_written_table(spark: Any, failing: dict[str,
     assert rows(pipeline.table("parsed"), "v") == [(1,), (2,)]
     assert rows(pipeline.table("stream_parsed"), "v") == [(1,), (2,)]
     assert rows(pipeline.table("downstream"), "v2") == [(2,), (4,)]
+
+
+def test_each_update_keeps_its_profile_in_the_event_log(update: dict[str, Any]) -> None:
+    """Issue 15, point 1: per phase and per flow, wall time and Spark jobs, kept as a harness_profile event."""
+    pipeline, second = update["pipeline"], update["second"]
+    [event] = events(pipeline, second, "harness_profile")
+    scopes = {(s["kind"], s["name"]): s for s in event["details"]["scopes"]}
+    assert {("phase", "analyse"), ("phase", "run_flows"), ("flow", "bronze"), ("flow", "totals")} <= set(
+        scopes
+    )
+    # the streaming flow's micro-batch jobs carry the flow's tag too (the query thread inherits it)
+    assert scopes[("flow", "bronze")]["jobs"] >= 1 and scopes[("flow", "totals")]["jobs"] >= 1
+    assert event["details"]["jobs"] == sum(s["jobs"] for s in event["details"]["scopes"])
+    assert second.profile is not None and second.profile["update_id"] == second.update_id
