@@ -518,6 +518,7 @@ class UpdateRunner:
             if quality is not None:
                 extra["data_quality"] = quality
             extra["num_batches"] = result.num_batches
+            extra.update(result.stream_details())
             extra["duration_ms"] = int(result.duration_s * 1000)
         error = getattr(result, "exception", None)
         message = f'Flow "{result.name}" has FAILED: {result.error}' if result.status == "FAILED" else None
