@@ -295,7 +295,7 @@ class FlowExecutor:
         result.output_mode = choice.mode
         result.output_mode_reason = choice.reason
         before = self._file_state(flow)
-        target = self._delta_stream_target(dataset)
+        target = self._delta_stream_target(dataset, df)
         if target is not None:
             progresses = self._run_delta_stream(flow, dataset, df, target, choice.mode, result)
         else:
@@ -306,7 +306,7 @@ class FlowExecutor:
         _record_cloud_files_counts(result, progresses)
         self._collect_views(flow, progresses)
 
-    def _delta_stream_target(self, dataset: ResolvedDataset) -> DeltaStreamTarget | None:
+    def _delta_stream_target(self, dataset: ResolvedDataset, df: Any) -> DeltaStreamTarget | None:
         """Where Delta's own streaming sink writes this flow; None when it needs a Python foreachBatch."""
         if dataset.kind is DatasetKind.STREAMING_TABLE:
             assert dataset.location is not None
@@ -320,7 +320,12 @@ class FlowExecutor:
         if "tableName" in options:
             database, table = self.resolver.names.local_table(options["tableName"])
             self.store.ensure_database(database)
-            return DeltaStreamTarget(dataset.key, table_name=f"{database}.{table}")
+            name = f"{database}.{table}"
+            if not self.spark.catalog.tableExists(name):
+                # created empty first, then streamed into by path (as the foreachBatch writer did)
+                self.spark.createDataFrame([], df.schema).write.format("delta").saveAsTable(name)
+            location = self.spark.sql(f"DESCRIBE DETAIL {name}").first()["location"]
+            return DeltaStreamTarget(dataset.key, path=str(local_table_path(location)))
         raise UnsupportedOptionError(
             "options", str(options), f"delta sink {definition.name!r} needs 'path' or 'tableName'"
         )
