@@ -33,10 +33,11 @@ from metrics_helpers import (
 from harness.postgres import PostgresInfo, provide_postgres
 from harness.postgres.local_files import LocalPaths
 from harness.state import StateLayout
-from pipeline.metrics.config import ConnectionSettings, connection_settings, parse_export
+from pipeline.metrics.config import ConnectionSettings, connection_settings, parse_metrics_config
+from pipeline.metrics.failures import is_transient
 from pipeline.metrics.identifiers import sql_identifier
 from pipeline.metrics.migrate import apply_migrations
-from pipeline.metrics.postgres_export import PostgresExporter, is_transient
+from pipeline.metrics.postgres_export import PostgresExporter
 
 pytestmark = [pytest.mark.spark, pytest.mark.postgres]
 
@@ -197,10 +198,10 @@ def test_sslmode_require_against_a_local_ssl_server(
                 cur.execute("SELECT pg_reload_conf()")
         finally:
             conn.close()
-        export = parse_export(
-            {"host": pg.host, "port": pg.port, "database": pg.database, "user": pg.user,
-             "sslmode": "require", "password_env": "SSL_TEST_PASSWORD", "schema": "m_ssl"}
-        )  # fmt: skip
+        export = parse_metrics_config({"export": {
+            "host": pg.host, "port": pg.port, "database": pg.database, "user": pg.user,
+            "sslmode": "require", "password_env": "SSL_TEST_PASSWORD", "schema": "m_ssl"}}
+        ).export  # fmt: skip
         settings = connection_settings(export, environ={"SSL_TEST_PASSWORD": pg.password or ""})
         assert settings.connect_kwargs()["sslmode"] == "require"
         conn = settings.connect()
@@ -249,7 +250,7 @@ def secret_flow(tmp_path: Path) -> Iterator[Path]:
 
 def test_no_credential_in_any_output(
     secret_flow: Path,
-    metrics_pg: PostgresInfo,
+    local_metrics_pg: PostgresInfo,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -258,7 +259,7 @@ def test_no_credential_in_any_output(
     """`harness run` exporting with a password (in the DSN, URL-encoded), an auth failure on the way,
     a re-drive with the password in the environment: neither password (nor its URL-encoded forms)
     appears in any file under the state and pipeline folders, stdout/stderr, log records or
-    exception texts."""
+    exception texts. Local server only: its cost is `harness run`, the same for any server."""
     from harness.cli.main import main
     from harness.pipeline import LocalPipeline
     from pipeline.metrics.config import parse_metrics_config
@@ -267,7 +268,7 @@ def test_no_credential_in_any_output(
     schema = "m_secret_flow"
     password = "p@ss:w/rd %&" + secrets.token_urlsafe(12)
     wrong = "wr0ng@:/ %" + secrets.token_urlsafe(12)
-    login = exporter_login(metrics_pg, schema, password)
+    login = exporter_login(local_metrics_pg, schema, password)
     state = tmp_path / "state"
     settings = str(tmp_path / "settings.json")
     config = tmp_path / "config.json"
@@ -308,10 +309,10 @@ def test_no_credential_in_any_output(
     assert main(["run", str(secret_flow), *common]) == 0
     third = capsys.readouterr()
     assert "Metrics export:" in third.out and "Warning" not in third.err
-    assert query(metrics_pg, f"SELECT count(*) FROM {schema}.pipeline_updates") == [(2,)]
-    assert query(metrics_pg, f"SELECT count(*) FROM {schema}.dead_letters WHERE redriven_at IS NOT NULL") == [
-        (1,)
-    ]
+    assert query(local_metrics_pg, f"SELECT count(*) FROM {schema}.pipeline_updates") == [(2,)]
+    assert query(
+        local_metrics_pg, f"SELECT count(*) FROM {schema}.dead_letters WHERE redriven_at IS NOT NULL"
+    ) == [(1,)]
     assert list(state.rglob("dead_letters/*/*-*.json")) == []
 
     # exception texts, as a caller would see them
