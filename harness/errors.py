@@ -302,6 +302,18 @@ class NewColumnsDetectedError(HarnessError):
         )
 
 
+class StreamingShapeError(HarnessError):
+    """Raised when a streaming flow's query runs in neither append nor complete output mode."""
+
+    def __init__(self, flow: str, reason: str) -> None:
+        super().__init__(
+            f"Streaming flow {flow!r} cannot run in append or complete output mode: {reason}. "
+            "Add a watermark and group by event time (append), or make it a materialized view.",
+            flow=flow,
+            reason=reason,
+        )
+
+
 class CdcDefinitionError(HarnessError):
     """Raised when an AUTO CDC / apply_changes flow is configured in a way Databricks rejects."""
 

@@ -20,7 +20,7 @@ import sys
 import threading
 from collections import Counter
 
-__all__ = ["KILL_ENV", "KILL_MARKER", "crash_point"]
+__all__ = ["KILL_ENV", "KILL_MARKER", "armed", "crash_point"]
 
 KILL_ENV = "HARNESS_TEST_KILL_AT"
 #: printed to stderr just before the kill, so a test can tell that its point was reached
@@ -47,3 +47,10 @@ def crash_point(name: str) -> None:
         if os.getpgid(0) == os.getpid():
             os.killpg(os.getpid(), signal.SIGKILL)
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def armed(name: str) -> bool:
+    """True when ``HARNESS_TEST_KILL_AT`` names ``name``: code that must watch for the moment to
+    kill (a JVM-only write with no Python step between its commits) starts watching only then."""
+    target = os.environ.get(KILL_ENV)
+    return bool(target) and target.partition("@")[0] == name

@@ -130,16 +130,25 @@ class AppliedExpectations:
     """
 
     def __init__(
-        self, df: Any, rules: Sequence[Expectation], dataset: str, flow: str, null_passes: bool
+        self,
+        df: Any,
+        rules: Sequence[Expectation],
+        dataset: str,
+        flow: str,
+        null_passes: bool,
+        streaming_name: str | None = None,
     ) -> None:
         from pyspark.sql import Observation
         from pyspark.sql import functions as F
 
         self.rules = tuple(rules)
         self.dataset = dataset
-        self._observation = Observation(f"flow_{flow}")
+        #: a streaming query reports named observations per micro-batch in its progress
+        #: (``observedMetrics[streaming_name]``); a batch write fills an `Observation`
+        self.streaming_name = streaming_name
+        self._observation = None if streaming_name else Observation(f"flow_{flow}")
         metrics = [F.expr(sql).alias(alias) for alias, sql in observation_sql(self.rules, null_passes)]
-        out = df.observe(self._observation, *metrics)
+        out = df.observe(streaming_name or self._observation, *metrics)
         fails = [r for r in self.rules if r.action is ExpectationAction.FAIL]
         if fails:
             out = out.where(F.expr(fail_check_sql(fails, flow, null_passes)))
@@ -149,11 +158,30 @@ class AppliedExpectations:
         self.df = out
 
     def result(self) -> ExpectationResult:
+        assert self._observation is not None, "a streaming query's counts come from its progress"
         from harness.runtime.profile import timed
 
         with timed("observation"):
             values = self._observation.get
         return result_from_row(self.dataset, self.rules, values)
+
+    def batch_results(self, progresses: Sequence[Any]) -> list[ExpectationResult]:
+        """Counts per micro-batch that reported this observation, in batch order.
+
+        A batch the Delta sink skipped as a replay (already committed by a crashed update) never
+        ran its plan: it reports no rows, so nothing is counted twice.
+        """
+        assert self.streaming_name is not None
+        out = []
+        for progress in progresses:
+            observed = (
+                progress.get("observedMetrics")
+                if isinstance(progress, dict)
+                else getattr(progress, "observedMetrics", None)
+            ) or {}
+            if self.streaming_name in observed:
+                out.append(result_from_row(self.dataset, self.rules, observed[self.streaming_name]))
+        return out
 
 
 def result_from_row(dataset: str, rules: Sequence[Expectation], values: Any) -> ExpectationResult:

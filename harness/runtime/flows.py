@@ -1,13 +1,20 @@
 """Execute one flow of a triggered update.
 
 * batch flows (materialized views): evaluate, apply expectations, replace the table in one commit;
-* streaming flows (streaming tables, sinks): Structured Streaming with ``availableNow`` and one
-  checkpoint per flow; each micro-batch goes through ``foreachBatch`` where expectations are applied
-  and counted with an `Observation`, then appended with Delta's idempotent-write options
-  (``txnAppId`` = the checkpoint's id, ``txnVersion`` = the batch id), so a batch replayed after a
-  crash is not written twice;
+* streaming flows into streaming tables and Delta sinks: Structured Streaming with ``availableNow``,
+  one checkpoint per flow, written by Delta's own streaming sink (harness/runtime/delta_stream.py):
+  expectations observed with a named ``observe()`` and applied as filters in the same plan, no
+  Python callback per micro-batch, exactly-once by Delta's (query id, batch id) transactions. The
+  output mode comes from the query's shape (harness/runtime/output_mode.py): append where Spark
+  allows it, complete (the table rewritten with the full aggregate) for aggregations whose rows
+  can still change;
+* streaming flows into ``foreach_batch_sink``: ``foreachBatch`` with the user's handler; Delta
+  sinks written from foreachBatch use Delta's idempotent-write options (``txnAppId`` = the
+  checkpoint's id, ``txnVersion`` = the batch id), so a batch replayed after a crash is not
+  written twice;
 * ``once`` flows: a one-time batch append, re-run after a full refresh;
-* AUTO CDC flows: a stream of the source into `harness.cdc.apply_changes_batch`;
+* AUTO CDC flows: a stream of the source into `harness.cdc.apply_changes_batch` (foreachBatch:
+  each micro-batch is a MERGE);
 * snapshot AUTO CDC flows: `harness.cdc.run_snapshot_flow`.
 """
 
@@ -36,6 +43,7 @@ from harness.errors import (
 from harness.graph.builder import is_dataframe
 from harness.graph.model import PipelineGraph, ResolvedDataset, ResolvedFlow
 from harness.runtime.context import EvaluationFrame, evaluating, resolving_with
+from harness.runtime.delta_stream import DeltaStreamTarget, run_delta_stream
 from harness.runtime.delta_txn import committed_since, latest_version, local_table_path
 from harness.runtime.expectations import (
     AppliedExpectations,
@@ -43,6 +51,7 @@ from harness.runtime.expectations import (
     parse_violation,
     result_from_row,
 )
+from harness.runtime.output_mode import APPEND, COMPLETE, choose_output_mode
 from harness.runtime.resolver import ExecutionResolver
 from harness.runtime.results import FlowResult
 from harness.runtime.tables import TableStore
@@ -212,7 +221,7 @@ class FlowExecutor:
             previous = self.view_results.get(view_flow)
             self.view_results[view_flow] = previous.plus(counts) if previous else counts
 
-    def _stream(self, flow: ResolvedFlow, df: Any, batch_fn: Any) -> list[Any]:
+    def _stream(self, flow: ResolvedFlow, df: Any, batch_fn: Any, mode: str = APPEND) -> list[Any]:
         """Run a stream to the end of the input available now; return its progress reports."""
         checkpoint = checkpoint_dir(self.checkpoints_root, flow)
         checkpoint.mkdir(parents=True, exist_ok=True)
@@ -226,7 +235,11 @@ class FlowExecutor:
                 _HANDLED_IN_BATCH.append(exc)
                 raise
 
-        writer = df.writeStream.foreachBatch(guarded_batch).option("checkpointLocation", str(checkpoint))
+        writer = (
+            df.writeStream.foreachBatch(guarded_batch)
+            .outputMode(mode)
+            .option("checkpointLocation", str(checkpoint))
+        )
         query = writer.trigger(availableNow=True).start()
         try:
             query.awaitTermination()
@@ -278,10 +291,83 @@ class FlowExecutor:
         df = self._evaluate(flow, dataset)
         if not df.isStreaming:
             raise InvalidFlowQueryTypeError(flow.name, dataset.name, "streaming", "batch", flow.location)
+        choice = choose_output_mode(df, flow.name)
+        result.output_mode = choice.mode
+        result.output_mode_reason = choice.reason
+        before = self._file_state(flow)
+        target = self._delta_stream_target(dataset, df)
+        if target is not None:
+            progresses = self._run_delta_stream(flow, dataset, df, target, choice.mode, result)
+        else:
+            progresses = self._run_foreach_batch(flow, dataset, df, choice.mode, result)
+        after = self._file_state(flow)
+        if before is not None and after is not None and after[0]:
+            result.num_files, result.num_bytes = after[0] - before[0], after[1] - before[1]
+        _record_cloud_files_counts(result, progresses)
+        self._collect_views(flow, progresses)
+
+    def _delta_stream_target(self, dataset: ResolvedDataset, df: Any) -> DeltaStreamTarget | None:
+        """Where Delta's own streaming sink writes this flow; None when it needs a Python foreachBatch."""
+        if dataset.kind is DatasetKind.STREAMING_TABLE:
+            assert dataset.location is not None
+            return DeltaStreamTarget(dataset.key, path=dataset.location.path)
+        definition = dataset.definition
+        if definition.sink_format != "delta":
+            return None  # foreach_batch sinks run the user's handler; other formats are refused there
+        options = dict(definition.sink_options)
+        if "path" in options:
+            return DeltaStreamTarget(dataset.key, path=self.resolver.map_path(options["path"]))
+        if "tableName" in options:
+            database, table = self.resolver.names.local_table(options["tableName"])
+            self.store.ensure_database(database)
+            name = f"{database}.{table}"
+            if not self.spark.catalog.tableExists(name):
+                # created empty first, then streamed into by path (as the foreachBatch writer did)
+                self.spark.createDataFrame([], df.schema).write.format("delta").saveAsTable(name)
+            location = self.spark.sql(f"DESCRIBE DETAIL {name}").first()["location"]
+            return DeltaStreamTarget(dataset.key, path=str(local_table_path(location)))
+        raise UnsupportedOptionError(
+            "options", str(options), f"delta sink {definition.name!r} needs 'path' or 'tableName'"
+        )
+
+    def _run_delta_stream(
+        self,
+        flow: ResolvedFlow,
+        dataset: ResolvedDataset,
+        df: Any,
+        target: DeltaStreamTarget,
+        mode: str,
+        result: FlowResult,
+    ) -> list[Any]:
+        """Delta's streaming sink, expectations observed in the same plan (no Python per micro-batch)."""
+        applied = AppliedExpectations(
+            df,
+            self._rules(flow, dataset),
+            dataset.name,
+            flow.name,
+            self.null_passes,
+            streaming_name=f"__harness_flow {flow.name}",
+        )
+        checkpoint = checkpoint_dir(self.checkpoints_root, flow)
+        progresses = run_delta_stream(applied.df, target, checkpoint, mode)
+        batches = applied.batch_results(progresses)
+        if mode == COMPLETE:
+            # each micro-batch rewrote the whole table: its last one is what the table holds now
+            batches = batches[-1:]
+        counts = ExpectationResult.empty(dataset.name, applied.rules)
+        for batch in batches:
+            counts = counts.plus(batch)
+        self._record_expectations(result, counts)
+        result.num_batches = len(progresses)
+        return progresses
+
+    def _run_foreach_batch(
+        self, flow: ResolvedFlow, dataset: ResolvedDataset, df: Any, mode: str, result: FlowResult
+    ) -> list[Any]:
+        """A Python foreachBatch per micro-batch: for foreach_batch sinks (the user's handler)."""
         rules = self._rules(flow, dataset)
         checkpoint = checkpoint_dir(self.checkpoints_root, flow)
-        app_id = txn_app_id(checkpoint)
-        write = self._sink_writer(dataset, app_id)
+        write = self._sink_writer(dataset, txn_app_id(checkpoint))
         lock = threading.Lock()
         totals = {"counts": ExpectationResult.empty(dataset.name, rules), "batches": 0}
 
@@ -295,15 +381,10 @@ class FlowExecutor:
                 totals["counts"] = totals["counts"].plus(counts)
                 totals["batches"] += 1
 
-        before = self._file_state(flow)
-        progresses = self._stream(flow, df, batch_fn)
-        after = self._file_state(flow)
+        progresses = self._stream(flow, df, batch_fn, mode)
         self._record_expectations(result, totals["counts"])
         result.num_batches = int(totals["batches"])
-        if before is not None and after is not None and after[0]:
-            result.num_files, result.num_bytes = after[0] - before[0], after[1] - before[1]
-        _record_cloud_files_counts(result, progresses)
-        self._collect_views(flow, progresses)
+        return progresses
 
     def _sink_writer(self, dataset: ResolvedDataset, app_id: str) -> Any:
         definition = dataset.definition

@@ -27,6 +27,9 @@ class FlowResult:
     num_rescued_records: int | None = None
     #: AUTO CDC flows report upserts and deletes; Databricks does not capture num_output_rows for them
     auto_cdc: bool = False
+    #: streaming flows: the Structured Streaming output mode their shape runs in, and why
+    output_mode: str | None = None
+    output_mode_reason: str | None = None
     duration_s: float = 0.0
     error: str | None = None
     error_class: str | None = None
@@ -46,6 +49,12 @@ class FlowResult:
             metrics["num_corrupt_records"] = self.num_corrupt_records
             metrics["num_rescued_records"] = self.num_rescued_records or 0
         return metrics
+
+    def stream_details(self) -> dict[str, Any]:
+        """flow_progress details of a streaming flow's output mode (empty for other flows)."""
+        if self.output_mode is None:
+            return {}
+        return {"output_mode": self.output_mode.upper(), "output_mode_reason": self.output_mode_reason}
 
     def data_quality(self) -> dict[str, Any] | None:
         if not self.expectations and not self.dropped_records:
