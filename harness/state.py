@@ -70,6 +70,11 @@ class StateLayout:
     def pipeline_dir(self, pipeline_name: str) -> Path:
         return self.root / "pipelines" / slug(pipeline_name)
 
+    def pipeline_slugs(self) -> list[str]:
+        """The pipelines (by slug) that have a folder in this state directory, sorted."""
+        root = self.root / "pipelines"
+        return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
     def tables_dir(self, pipeline_name: str) -> Path:
         return self.pipeline_dir(pipeline_name) / "tables"
 
