@@ -468,9 +468,7 @@ class OutsideStateDirError(HarnessError):
     """Raised when a path asked of the page resolves outside the state directory (e.g. `../`)."""
 
     def __init__(self, path: str, state: str) -> None:
-        super().__init__(
-            f"refused: {path!r} is outside the state directory {state}.", path=path, state=state
-        )
+        super().__init__(f"refused: {path!r} is outside the state directory {state}.", path=path, state=state)
 
 
 __all__ = [name for name in dir() if name.endswith("Error")]

@@ -16,12 +16,11 @@ EXTENSIONS = {"svg": "svg", "png": "png", "mermaid": "mmd"}
 
 
 def _pipeline_options(parser: argparse.ArgumentParser) -> None:
-    which = parser.add_mutually_exclusive_group()
-    which.add_argument(
-        "--settings", metavar="SETTINGS.json", help="Databricks pipeline settings JSON (its name picks the pipeline)"
-    )
-    which.add_argument(
-        "--pipeline", metavar="NAME", help="pipeline name (default: the only, or newest, in the state directory)"
+    parser.add_argument(
+        "--settings",
+        metavar="SETTINGS.json",
+        help="Databricks pipeline settings JSON: its name picks the pipeline (default: the only, or the most "
+        "recently updated, pipeline in the state directory)",
     )
 
 
@@ -37,7 +36,12 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
         ),
     )
     _pipeline_options(ui)
-    ui.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port on 127.0.0.1 (default {DEFAULT_PORT}; 0: any free)")
+    ui.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"port on 127.0.0.1 (default {DEFAULT_PORT}; 0: any free)",
+    )
     ui.set_defaults(func=ui_command)
 
     graph = subparsers.add_parser(
@@ -49,7 +53,10 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     _pipeline_options(graph)
     graph.add_argument("--format", choices=FORMATS, default="svg")
     graph.add_argument(
-        "--output", "-o", metavar="FILE", help="where to write it (default: <state>/reports/<pipeline>_graph.<ext>)"
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="where to write it (default: <state>/reports/<pipeline>_graph.<ext>)",
     )
     graph.set_defaults(func=graph_command)
 
@@ -59,7 +66,7 @@ def _pipeline_name(args: argparse.Namespace) -> str | None:
         from harness.settings.model import load_settings
 
         return load_settings(args.settings).name
-    return getattr(args, "pipeline", None)
+    return None
 
 
 def _state_data(args: argparse.Namespace) -> tuple[Any, str]:
@@ -88,10 +95,13 @@ def graph_command(args: argparse.Namespace) -> int:
     from harness.ui.render import render
 
     data, name = _state_data(args)
-    output = Path(args.output) if args.output else data.layout.reports_dir / f"{name}_graph.{EXTENSIONS[args.format]}"
+    output = (
+        Path(args.output)
+        if args.output
+        else data.layout.reports_dir / f"{name}_graph.{EXTENSIONS[args.format]}"
+    )
     content = render(data.pipeline(name).graph(), args.format)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_bytes(content)
     print(output)
     return 0
-

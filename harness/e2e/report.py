@@ -127,6 +127,9 @@ def write_report(options: E2EOptions, outcome: Any, pipeline: Any) -> Path:
             charts.append((title, chart_series(frame, x, ys, title, folder / name)))
     except Exception as exc:  # a failed run may lack gold tables; the report must still be written
         charts.append((f"KPI charts unavailable: {exc}", Path()))
+    from harness.ui.export import pipeline_graph_chart
+
+    charts.insert(0, pipeline_graph_chart(pipeline, folder))
     panels = stages.dashboard_charts(outcome, folder)
     charts.extend(panels)
     parts = [

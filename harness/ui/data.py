@@ -111,5 +111,7 @@ class StateData:
         with self._lock:
             if name not in self._pipelines:
                 events = inside(self.layout.root, self.layout.event_log_dir(name))
-                self._pipelines[name] = PipelineData(name, EventSource(events, self.known_secrets), self.clock)
+                self._pipelines[name] = PipelineData(
+                    name, EventSource(events, self.known_secrets), self.clock
+                )
             return self._pipelines[name]

@@ -83,7 +83,9 @@ class DeltaTableReader:
         latest = commits[-1]
         if self._snapshot is not None and self._snapshot.version == latest:
             return self._snapshot
-        if self._snapshot is not None and all(v in commits for v in range(self._snapshot.version + 1, latest + 1)):
+        if self._snapshot is not None and all(
+            v in commits for v in range(self._snapshot.version + 1, latest + 1)
+        ):
             start = self._snapshot.version + 1
         else:  # first read, or the log was cleaned up under us: start from a checkpoint
             self._live = {}

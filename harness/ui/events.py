@@ -39,7 +39,8 @@ class Event:
         if not self.error:
             return None
         parts = [
-            f"{e.get('class_name', 'Error')}: {e.get('message', '')}" for e in self.error.get("exceptions", [])
+            f"{e.get('class_name', 'Error')}: {e.get('message', '')}"
+            for e in self.error.get("exceptions", [])
         ]
         return "\n".join(parts) or None
 

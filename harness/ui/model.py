@@ -77,7 +77,9 @@ def updates(events: Sequence[Event], now: datetime) -> list[dict[str, Any]]:
         phases = update["phases"]
         for phase, following in zip(phases, [*phases[1:], None], strict=True):
             stop = following["start"] if following else (None if end else now)
-            phase["seconds"] = _seconds(phase["start"], stop) if phase["state"] not in TERMINAL_UPDATE_STATES else None
+            phase["seconds"] = (
+                _seconds(phase["start"], stop) if phase["state"] not in TERMINAL_UPDATE_STATES else None
+            )
             phase["start"] = iso(phase["start"])
         out.append(
             {

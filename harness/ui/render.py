@@ -89,7 +89,9 @@ def to_dot(graph: GraphView) -> str:
         status = status_text(node)
         stats = node_stats(node)
         stats_row = (
-            f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="9">{html.escape(stats)}</FONT></TD></TR>' if stats else ""
+            f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="9">{html.escape(stats)}</FONT></TD></TR>'
+            if stats
+            else ""
         )
         label = (
             f'<<TABLE BORDER="0" CELLSPACING="0" CELLPADDING="1">'
@@ -125,7 +127,9 @@ def layout(graph: GraphView, fmt: str) -> bytes:
     command = [dot_executable(), f"-T{fmt}"] + (["-Gdpi=110"] if fmt == "png" else [])
     done = subprocess.run(command, input=to_dot(graph).encode(), capture_output=True, timeout=60, check=False)
     if done.returncode != 0:
-        raise HarnessError(f"Graphviz dot failed ({done.returncode}): {done.stderr.decode(errors='replace')[:500]}")
+        raise HarnessError(
+            f"Graphviz dot failed ({done.returncode}): {done.stderr.decode(errors='replace')[:500]}"
+        )
     return done.stdout
 
 
@@ -138,7 +142,9 @@ def to_mermaid(graph: GraphView) -> str:
         text = f"{name}<br/>{KIND_LABELS.get(node.kind, node.kind.lower())} · {status_text(node)}"
         text += f"<br/>{stats}" if stats else ""
         text = text.replace('"', "#quot;")
-        open_, close = ("[/", "/]") if node.kind == "VIEW" else ("[[", "]]") if node.kind == "SINK" else ("[", "]")
+        open_, close = (
+            ("[/", "/]") if node.kind == "VIEW" else ("[[", "]]") if node.kind == "SINK" else ("[", "]")
+        )
         lines.append(f'  {ids[name]}{open_}"{text}"{close}')
     for source, target in graph.edges:
         lines.append(f"  {ids[source]} --> {ids[target]}")
@@ -164,4 +170,4 @@ def svg_fragment(svg: bytes) -> str:
     return text[start:] if start >= 0 else text
 
 
-__all__: list[Any] = ["layout", "render", "svg_fragment", "to_dot", "to_mermaid", "node_id"]
+__all__: list[Any] = ["layout", "node_id", "render", "svg_fragment", "to_dot", "to_mermaid"]

@@ -72,7 +72,7 @@ class Page:
 class PageHandler(BaseHTTPRequestHandler):
     server: PageServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)
 
     # --- plumbing -------------------------------------------------------------------------------
@@ -98,10 +98,10 @@ class PageHandler(BaseHTTPRequestHandler):
         return host in (f"{LOOPBACK}:{port}", f"localhost:{port}")
 
     # --- methods --------------------------------------------------------------------------------
-    def do_HEAD(self) -> None:  # noqa: N802 - http.server's naming
+    def do_HEAD(self) -> None:
         self.do_GET()
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self.server.requests.append(self.path)
         if not self._host_ok():
             self._error(HTTPStatus.FORBIDDEN, "only http://127.0.0.1 may use this page")
@@ -124,7 +124,7 @@ class PageHandler(BaseHTTPRequestHandler):
     def _refuse(self) -> None:
         self._error(HTTPStatus.METHOD_NOT_ALLOWED, "the pipeline page is read-only")
 
-    do_POST = do_PUT = do_DELETE = do_PATCH = _refuse  # noqa: N815
+    do_POST = do_PUT = do_DELETE = do_PATCH = _refuse
 
     def _route(self) -> None:
         url = urlsplit(self.path)

@@ -24,7 +24,10 @@ _ORIGIN = pa.struct(
 SCHEMA = pa.schema(
     [
         ("id", pa.string()),
-        ("sequence", pa.struct([("data_plane_id", pa.struct([("instance", pa.string()), ("seq_no", pa.int64())]))])),
+        (
+            "sequence",
+            pa.struct([("data_plane_id", pa.struct([("instance", pa.string()), ("seq_no", pa.int64())]))]),
+        ),
         ("origin", _ORIGIN),
         ("timestamp", pa.timestamp("us")),
         ("message", pa.string()),
@@ -66,7 +69,12 @@ class EventLogWriter:
             {
                 "id": str(uuid.uuid4()),
                 "sequence": {"data_plane_id": {"instance": "test", "seq_no": self.seq}},
-                "origin": {"pipeline_name": "synthetic", "update_id": update, "flow_name": flow, "dataset_name": dataset},
+                "origin": {
+                    "pipeline_name": "synthetic",
+                    "update_id": update,
+                    "flow_name": flow,
+                    "dataset_name": dataset,
+                },
                 "timestamp": (T0 + timedelta(seconds=seconds)).replace(tzinfo=None),
                 "message": message or f"{event_type} {flow or ''}",
                 "level": level,
@@ -86,8 +94,15 @@ class EventLogWriter:
         if self.version < 0:
             actions += [
                 {"protocol": {"minReaderVersion": 1, "minWriterVersion": 2}},
-                {"metaData": {"id": "x", "format": {"provider": "parquet", "options": {}}, "schemaString": "{}",
-                              "partitionColumns": [], "configuration": {}}},
+                {
+                    "metaData": {
+                        "id": "x",
+                        "format": {"provider": "parquet", "options": {}},
+                        "schemaString": "{}",
+                        "partitionColumns": [],
+                        "configuration": {},
+                    }
+                },
             ]
         if self.pending:
             name = f"part-{self.version + 1:05d}-{uuid.uuid4()}.snappy.parquet"
@@ -109,7 +124,13 @@ class EventLogWriter:
 
     def checkpoint(self) -> None:
         """A classic single-file checkpoint of the current version (only live adds, as Delta keeps)."""
-        add = pa.struct([("path", pa.string()), ("size", pa.int64()), ("deletionVector", pa.struct([("storageType", pa.string())]))])
+        add = pa.struct(
+            [
+                ("path", pa.string()),
+                ("size", pa.int64()),
+                ("deletionVector", pa.struct([("storageType", pa.string())])),
+            ]
+        )
         protocol = pa.struct([("minReaderVersion", pa.int32()), ("minWriterVersion", pa.int32())])
         rows = [{"add": None, "protocol": {"minReaderVersion": 1, "minWriterVersion": 2}}]
         rows += [{"add": {"path": n, "size": 1, "deletionVector": None}, "protocol": None} for n in self.live]
@@ -121,32 +142,62 @@ def start_update(writer: EventLogWriter, update: str, start: float, *, full: boo
     """create_update, the set-up phases and the graph's definitions (bronze -> silver -> gold)."""
     writer.event(
         "create_update",
-        {"cause": "USER_ACTION", "full_refresh": full, "refresh_selection": [], "full_refresh_selection": [],
-         "config": {"configuration": {"db.password": secret, "region": "eu"}}},
-        update=update, seconds=start,
+        {
+            "cause": "USER_ACTION",
+            "full_refresh": full,
+            "refresh_selection": [],
+            "full_refresh_selection": [],
+            "config": {"configuration": {"db.password": secret, "region": "eu"}},
+        },
+        update=update,
+        seconds=start,
     )
     for offset, state in ((0, "QUEUED"), (0.5, "INITIALIZING"), (1, "SETTING_UP_TABLES")):
         writer.event("update_progress", {"state": state}, update=update, seconds=start + offset)
-    for name, kind in (("bronze", "STREAMING_TABLE"), ("silver", "STREAMING_TABLE"), ("gold", "MATERIALIZED_VIEW")):
-        writer.event("dataset_definition", {"dataset_name": name, "dataset_type": kind}, update=update,
-                     seconds=start + 2, dataset=name)
+    for name, kind in (
+        ("bronze", "STREAMING_TABLE"),
+        ("silver", "STREAMING_TABLE"),
+        ("gold", "MATERIALIZED_VIEW"),
+    ):
+        writer.event(
+            "dataset_definition",
+            {"dataset_name": name, "dataset_type": kind},
+            update=update,
+            seconds=start + 2,
+            dataset=name,
+        )
     for name, inputs in (("bronze", []), ("silver", ["bronze"]), ("gold", ["silver"])):
-        writer.event("flow_definition", {"output_dataset": name, "input_datasets": inputs}, update=update,
-                     seconds=start + 2, flow=name, dataset=name)
+        writer.event(
+            "flow_definition",
+            {"output_dataset": name, "input_datasets": inputs},
+            update=update,
+            seconds=start + 2,
+            flow=name,
+            dataset=name,
+        )
     writer.event("update_progress", {"state": "RUNNING"}, update=update, seconds=start + 5)
 
 
-def completed_flow(writer: EventLogWriter, update: str, at: float, flow: str, rows: int, **quality: Any) -> None:
+def completed_flow(
+    writer: EventLogWriter, update: str, at: float, flow: str, rows: int, **quality: Any
+) -> None:
     writer.event("flow_progress", {"status": "RUNNING"}, update=update, seconds=at, flow=flow, dataset=flow)
-    details: dict[str, Any] = {"status": "COMPLETED", "metrics": {"num_output_rows": rows, "num_files_read": 2},
-                               "duration_ms": 1500}
+    details: dict[str, Any] = {
+        "status": "COMPLETED",
+        "metrics": {"num_output_rows": rows, "num_files_read": 2},
+        "duration_ms": 1500,
+    }
     if quality:
         details["data_quality"] = {
             "dropped_records": quality["dropped"],
-            "expectations": [{"name": n, "dataset": flow, "passed_records": p, "failed_records": f}
-                             for n, (p, f) in quality["expectations"].items()],
+            "expectations": [
+                {"name": n, "dataset": flow, "passed_records": p, "failed_records": f}
+                for n, (p, f) in quality["expectations"].items()
+            ],
         }
-    writer.event("flow_progress", details, update=update, seconds=at + 1.5, flow=flow, dataset=flow, level="METRICS")
+    writer.event(
+        "flow_progress", details, update=update, seconds=at + 1.5, flow=flow, dataset=flow, level="METRICS"
+    )
 
 
 A = "aaaaaaaa-0000-0000-0000-000000000001"
@@ -164,10 +215,26 @@ def two_updates(writer: EventLogWriter, *, secret: str = "hunter2-secret") -> No
     writer.commit()
     start_update(writer, B, 100, full=False, secret=secret)
     completed_flow(writer, B, 106, "bronze", 4)
-    writer.event("flow_progress", {"status": "RUNNING"}, update=B, seconds=108, flow="silver", dataset="silver")
-    error = {"fatal": True, "exceptions": [{"class_name": "ExpectationViolationError", "message": f"bad row (password {secret})"}]}
-    writer.event("flow_progress", {"status": "FAILED"}, update=B, seconds=109, flow="silver", dataset="silver",
-                 level="ERROR", error=error, message='Flow "silver" has FAILED')
+    writer.event(
+        "flow_progress", {"status": "RUNNING"}, update=B, seconds=108, flow="silver", dataset="silver"
+    )
+    error = {
+        "fatal": True,
+        "exceptions": [
+            {"class_name": "ExpectationViolationError", "message": f"bad row (password {secret})"}
+        ],
+    }
+    writer.event(
+        "flow_progress",
+        {"status": "FAILED"},
+        update=B,
+        seconds=109,
+        flow="silver",
+        dataset="silver",
+        level="ERROR",
+        error=error,
+        message='Flow "silver" has FAILED',
+    )
     writer.event("flow_progress", {"status": "SKIPPED"}, update=B, seconds=109, flow="gold", dataset="gold")
     writer.event("update_progress", {"state": "FAILED"}, update=B, seconds=110, level="ERROR", error=error)
     writer.commit()

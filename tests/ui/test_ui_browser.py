@@ -42,13 +42,24 @@ def loaded(two_updates: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[s
             recorder.seen.clear()
             dom = run_chromium(server.url, work / "profile-probe", recorder.server_address[1], "--dump-dom")
             server.page = Page(pipeline.settings.name)
-            shot = screenshot(server.url, work / "pipeline_page_1280x800.png", work / "profile-shot", recorder.server_address[1])
+            shot = screenshot(
+                server.url,
+                work / "pipeline_page_1280x800.png",
+                work / "profile-shot",
+                recorder.server_address[1],
+            )
             outbound = list(recorder.seen)
     finally:
         server.shutdown()
         server.server_close()
     print(f"\nscreenshot of the pipeline page: {shot}")
-    return {"probe": probe_results(dom), "outbound": outbound, "browser_own": browser_own, "requests": server.requests, "url": server.url}
+    return {
+        "probe": probe_results(dom),
+        "outbound": outbound,
+        "browser_own": browser_own,
+        "requests": server.requests,
+        "url": server.url,
+    }
 
 
 def _events(pipeline: Any) -> list[dict[str, Any]]:
@@ -65,9 +76,11 @@ def test_every_dataset_view_and_sink_is_a_node(loaded: dict[str, Any], two_updat
     }
     nodes = loaded["probe"]["nodes"]
     assert len(nodes) == 5
-    assert {n["name"] for n in nodes} == defined == {
-        "bronze_orders", "orders_typed", "silver_orders", "gold_by_country", "orders_export"
-    }
+    assert (
+        {n["name"] for n in nodes}
+        == defined
+        == {"bronze_orders", "orders_typed", "silver_orders", "gold_by_country", "orders_export"}
+    )
     assert {n["name"]: n["status"] for n in nodes} == {
         "bronze_orders": "COMPLETED",
         "orders_typed": "NOT_RUN",  # a view has no run of its own: its readers evaluate it
@@ -96,9 +109,13 @@ def test_the_updates_table_matches_the_event_log(loaded: dict[str, Any], two_upd
     }
     created = [e["origin"]["update_id"] for e in events if e["event_type"] == "create_update"]
     rows = loaded["probe"]["updates"]
-    assert [r["update_id"] for r in rows] == list(reversed(created)) == [results[1].update_id, results[0].update_id]
+    assert (
+        [r["update_id"] for r in rows]
+        == list(reversed(created))
+        == [results[1].update_id, results[0].update_id]
+    )
     for row in rows:
-        update_id, _, duration, state, refresh, phases, error = row["cells"]
+        update_id, _, duration, state, refresh, phases, _error = row["cells"]
         assert update_id == row["update_id"][:8]
         assert state == terminal[row["update_id"]].lower()
         assert refresh == "incremental"

@@ -14,9 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from synthetic import A, B, T0, EventLogWriter, completed_flow, start_update, two_updates
+from synthetic import T0, A, B, EventLogWriter, completed_flow, start_update, two_updates
 
-from harness.errors import GraphvizNotFoundError, OutsideStateDirError, UnknownPipelineError, UnsupportedDeltaTableError
+from harness.errors import (
+    GraphvizNotFoundError,
+    OutsideStateDirError,
+    UnknownPipelineError,
+    UnsupportedDeltaTableError,
+)
 from harness.state import StateLayout
 from harness.ui import Page, PageServer, StateData, render
 from harness.ui.data import inside
@@ -58,14 +63,24 @@ def test_reader_replays_adds_removes_and_checkpoints(tmp_path: Path) -> None:
     assert sorted(r["sequence"]["data_plane_id"]["seq_no"] for r in rows) == list(range(1, writer.seq + 1))
     fresh = DeltaTableReader(tmp_path / "events")  # starts from the checkpoint, not from version 0
     (tmp_path / "events" / "_delta_log" / f"{0:020d}.json").unlink()
-    assert sorted(r["sequence"]["data_plane_id"]["seq_no"] for r in fresh.rows()[1]) == list(range(1, writer.seq + 1))
+    assert sorted(r["sequence"]["data_plane_id"]["seq_no"] for r in fresh.rows()[1]) == list(
+        range(1, writer.seq + 1)
+    )
 
 
 def test_reader_refuses_features_it_does_not_implement(tmp_path: Path) -> None:
     writer = EventLogWriter(tmp_path / "events")
     writer.commit()
     (writer.log / f"{1:020d}.json").write_text(
-        json.dumps({"protocol": {"minReaderVersion": 3, "minWriterVersion": 7, "readerFeatures": ["deletionVectors"]}})
+        json.dumps(
+            {
+                "protocol": {
+                    "minReaderVersion": 3,
+                    "minWriterVersion": 7,
+                    "readerFeatures": ["deletionVectors"],
+                }
+            }
+        )
     )
     with pytest.raises(UnsupportedDeltaTableError) as caught:
         DeltaTableReader(tmp_path / "events").rows()
@@ -87,7 +102,10 @@ def test_updates_newest_first_with_phases_refresh_and_error(state: StateLayout) 
     assert [u["refresh"] for u in updates] == ["incremental", "full refresh"]
     assert updates[1]["duration_s"] == 12.0
     assert [(p["state"], p["seconds"]) for p in updates[1]["phases"]] == [
-        ("QUEUED", 0.5), ("INITIALIZING", 0.5), ("SETTING_UP_TABLES", 4.0), ("RUNNING", 7.0)
+        ("QUEUED", 0.5),
+        ("INITIALIZING", 0.5),
+        ("SETTING_UP_TABLES", 4.0),
+        ("RUNNING", 7.0),
     ]
     assert "ExpectationViolationError" in updates[0]["error"]
 
@@ -114,7 +132,10 @@ def test_flow_history_across_updates(state: StateLayout) -> None:
 def test_event_filters(state: StateLayout) -> None:
     pipeline = _data(state).pipeline("synthetic")
     errors = pipeline.events(level="ERROR")
-    assert errors["total"] == 2 and {e["event_type"] for e in errors["events"]} == {"flow_progress", "update_progress"}
+    assert errors["total"] == 2 and {e["event_type"] for e in errors["events"]} == {
+        "flow_progress",
+        "update_progress",
+    }
     assert pipeline.events(flow="gold", update=A)["total"] == 3  # its definition and two progress events
     flow = pipeline.events(flow="gold", update=A, event_type="flow_progress")
     assert [e["details"]["status"] for e in flow["events"]] == ["COMPLETED", "RUNNING"]  # newest first
@@ -141,7 +162,9 @@ def test_a_running_update_is_live(tmp_path: Path) -> None:
 # --- secrets ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("key", ["db.password", "spark.hadoop.fs.s3a.secret.key", "api_token", "export.pwd", "auth.header"])
+@pytest.mark.parametrize(
+    "key", ["db.password", "spark.hadoop.fs.s3a.secret.key", "api_token", "export.pwd", "auth.header"]
+)
 def test_secret_looking_keys(key: str) -> None:
     assert is_secret_key(key)
 
@@ -155,9 +178,12 @@ def test_redactor_masks_and_scrubs() -> None:
     redactor = Redactor(known_secrets=["dbutils-value-42"])
     redactor.learn({"db.password": "pa55word", "region": "eu"})
     assert redactor.mask_configuration({"db.password": "pa55word", "region": "eu"}) == {
-        "db.password": REDACTED, "region": "eu"
+        "db.password": REDACTED,
+        "region": "eu",
     }
-    assert redactor.redact({"m": ["login pa55word / dbutils-value-42"]}) == {"m": [f"login {REDACTED} / {REDACTED}"]}
+    assert redactor.redact({"m": ["login pa55word / dbutils-value-42"]}) == {
+        "m": [f"login {REDACTED} / {REDACTED}"]
+    }
 
 
 def test_no_secret_in_any_view(state: StateLayout) -> None:
@@ -188,7 +214,10 @@ def test_paths_outside_the_state_dir_are_refused(state: StateLayout) -> None:
 
 def _wide_graph(n: int = 50) -> GraphView:
     names = [f"dataset_{i:02d}" for i in range(n)]
-    nodes = {name: GraphNode(name, "STREAMING_TABLE", [name], "COMPLETED", rows=i * 10) for i, name in enumerate(names)}
+    nodes = {
+        name: GraphNode(name, "STREAMING_TABLE", [name], "COMPLETED", rows=i * 10)
+        for i, name in enumerate(names)
+    }
     nodes[names[n // 7]].status, nodes[names[n // 7]].error = "FAILED", "Boom: bad"
     edges = [(names[i], names[j]) for i in range(n) for j in (2 * i + 1, 2 * i + 2) if j < n]
     return GraphView(nodes, edges, "u")
@@ -259,3 +288,47 @@ def test_server_sends_a_same_origin_policy(server: PageServer) -> None:
     with urllib.request.urlopen(server.url, timeout=10) as response:
         policy = response.headers["Content-Security-Policy"]
     assert "default-src 'none'" in policy and "connect-src 'self'" in policy
+
+
+# --- the commands and the report's picture -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fmt", "magic"), [("svg", b"<?xml"), ("png", b"\x89PNG"), ("mermaid", b"flowchart LR")]
+)
+def test_graph_command_writes_each_format(state: StateLayout, tmp_path: Path, fmt: str, magic: bytes) -> None:
+    from harness.cli.main import main
+
+    output = tmp_path / f"graph.{fmt}"
+    assert main(["graph", "--state", str(state.root), "--format", fmt, "--output", str(output)]) == 0
+    assert output.read_bytes().startswith(magic)
+    assert b"silver" in output.read_bytes() or fmt == "png"
+
+
+def test_graph_command_default_output_stays_in_the_state_dir(state: StateLayout) -> None:
+    from harness.cli.main import main
+
+    assert main(["graph", "--state", str(state.root)]) == 0
+    assert (state.reports_dir / "synthetic_graph.svg").is_file()
+
+
+def test_ui_command_without_dot_says_how_to_install(
+    state: StateLayout, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness.cli.main import main
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert main(["ui", "--state", str(state.root), "--port", "0"]) == 1
+    assert "apt-get install graphviz" in capsys.readouterr().err
+
+
+def test_report_chart_is_the_graph_or_the_reason(
+    state: StateLayout, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.ui.export import graph_chart
+
+    title, path = graph_chart(state, "synthetic", tmp_path)
+    assert path == tmp_path / "pipeline_graph.svg" and 'id="n_silver"' in path.read_text()
+    monkeypatch.setenv("PATH", "/nonexistent")
+    title, path = graph_chart(state, "synthetic", tmp_path)
+    assert path == Path() and "Graphviz" in title

@@ -19,7 +19,7 @@ NAME = "ui_shop"
 SECRET_VALUE = "s3cr3t-hunter2"
 CONFIGURATION = {"ui.landing": "", "ui.db_password": SECRET_VALUE, "ui.region": "eu"}
 
-SOURCE = '''
+SOURCE = """
 import dlt
 from pyspark.sql import functions as F
 
@@ -55,7 +55,7 @@ dlt.create_sink("orders_export", "delta", {"path": spark.conf.get("ui.landing") 
 @dlt.append_flow(target="orders_export")
 def export_orders():
     return spark.readStream.table("silver_orders")
-'''
+"""
 
 BATCH_1 = [
     {"id": 1, "amount": 10.0, "country": "FR"},

@@ -131,14 +131,19 @@ async function drawDetails() {
     return;
   }
   $("#details-title").textContent = node.name;
-  const rate = node.pass_rate === null ? "–" : `${(node.pass_rate * 100).toFixed(1)}% (${fmtInt(node.passed)} passed, ${fmtInt(node.failed)} failed)`;
+  const figures = [];
+  if (node.rows !== null) figures.push(el("dt", { text: "rows written" }), el("dd", { text: fmtInt(node.rows) }));
+  if (node.dropped !== null) figures.push(el("dt", { text: "dropped" }), el("dd", { text: fmtInt(node.dropped) }));
+  if (node.pass_rate !== null) {
+    figures.push(el("dt", { text: "expectations" }),
+      el("dd", { text: `${(node.pass_rate * 100).toFixed(1)}% passed (${fmtInt(node.passed)} passed, ${fmtInt(node.failed)} failed)` }));
+  }
+  if (!figures.length && node.status !== "NOT_RUN") figures.push(el("dt", { text: "figures" }), el("dd", { text: "none: the flow did not complete in that update" }));
   const parts = [
     el("dl", { class: "kv" },
       el("dt", { text: "kind" }), el("dd", { text: node.kind.replace(/_/g, " ").toLowerCase() }),
       el("dt", { text: "status" }), el("dd", {}, chip(node.status), node.update_id ? ` in update ${shortId(node.update_id)}` : ""),
-      el("dt", { text: "rows written" }), el("dd", { text: fmtInt(node.rows) }),
-      el("dt", { text: "dropped" }), el("dd", { text: fmtInt(node.dropped) }),
-      el("dt", { text: "expectations passed" }), el("dd", { text: rate })),
+      ...figures),
   ];
   if (node.error) {
     parts.push(el("h3", { text: `Error in flow ${node.failed_flow}` }), el("pre", { class: "error", id: "node-error", text: node.error }));
@@ -171,7 +176,7 @@ function flowTable(runs) {
   }
   return el("table", { class: "flowtable" },
     el("colgroup", {}, el("col", { width: "21%" }), el("col", { width: "25%" }), el("col", { width: "16%" }), el("col", { width: "18%" }), el("col", { width: "20%" })),
-    el("thead", {}, el("tr", {}, ...["update", "status", "rows", "time", "files read"].map((h) => el("th", { text: h })))),
+    el("thead", {}, el("tr", {}, ...["update", "status", "rows", "time", "files"].map((h) => el("th", { text: h })))),
     el("tbody", {}, ...rows));
 }
 
