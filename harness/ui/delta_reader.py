@@ -110,21 +110,29 @@ class DeltaTableReader:
                 part, total = int(match.group(2) or 1), int(match.group(3) or 1)
                 parts.setdefault(version, {})[part] = name
                 totals[version] = total
-        complete = [v for v in parts if v <= latest and len(parts[v]) == totals[v]]
-        if not complete:
-            return 0
-        version = max(complete)
+        complete = sorted((v for v in parts if v <= latest and len(parts[v]) == totals[v]), reverse=True)
+        for version in complete:  # a checkpoint still being written is unreadable: take an older one
+            try:
+                self._live = self._checkpoint_files([self.log_dir / n for n in parts[version].values()])
+            except (OSError, ValueError):
+                continue
+            return version + 1
+        self._live = {}
+        return 0
+
+    def _checkpoint_files(self, files: list[Path]) -> dict[str, Path]:
         import pyarrow.parquet as pq
 
-        for name in parts[version].values():
-            table = pq.read_table(self.log_dir / name, columns=["add", "protocol"])
+        self._live = {}
+        for file in files:
+            table = pq.read_table(file, columns=["add", "protocol"])
             for protocol in table.column("protocol").to_pylist():
                 if protocol:
                     self._check_protocol(protocol)
             for add in table.column("add").to_pylist():
                 if add:
                     self._add(add)
-        return version + 1
+        return self._live
 
     def _apply_commit(self, version: int) -> None:
         text = (self.log_dir / f"{version:020d}.json").read_text(encoding="utf-8")

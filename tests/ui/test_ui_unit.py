@@ -68,6 +68,17 @@ def test_reader_replays_adds_removes_and_checkpoints(tmp_path: Path) -> None:
     )
 
 
+def test_reader_skips_a_checkpoint_still_being_written(tmp_path: Path) -> None:
+    writer = EventLogWriter(tmp_path / "events")
+    two_updates(writer)
+    writer.checkpoint()
+    start_update(writer, "cccccccc", 300, full=False, secret="x")
+    writer.commit()
+    (writer.log / f"{writer.version:020d}.checkpoint.parquet").write_bytes(b"PAR1 half-written")
+    version, rows = DeltaTableReader(tmp_path / "events").rows()
+    assert version == writer.version and len(rows) == writer.seq
+
+
 def test_reader_refuses_features_it_does_not_implement(tmp_path: Path) -> None:
     writer = EventLogWriter(tmp_path / "events")
     writer.commit()

@@ -53,8 +53,11 @@ const shortId = (id) => (id ? id.slice(0, 8) : "–");
 function fmtSeconds(s) {
   if (s === null || s === undefined) return "–";
   if (s < 60) return `${s.toFixed(s < 10 ? 2 : 1)} s`;
-  const m = Math.floor(s / 60);
-  return `${m} min ${Math.round(s - m * 60)} s`;
+  const total = Math.round(s);
+  const [d, h, m, sec] = [Math.floor(total / 86400), Math.floor((total % 86400) / 3600), Math.floor((total % 3600) / 60), total % 60];
+  if (d) return `${d} d ${h} h`;
+  if (h) return `${h} h ${m} min`;
+  return `${m} min ${sec} s`;
 }
 const phaseName = { QUEUED: "queued", INITIALIZING: "init", SETTING_UP_TABLES: "setting up tables", RESETTING: "resetting", RUNNING: "running" };
 const chip = (status) => el("span", { class: `chip ${status}`, text: String(status).replace(/_/g, " ").toLowerCase() });
