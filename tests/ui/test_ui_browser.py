@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import chromium, outbound_recorder, probe_results, request_host, run_chromium, screenshot
+from ui_browser import chromium, outbound_recorder, probe_results, request_host, run_chromium, screenshot
 from ui_state import SECRET_VALUE
 
 from harness.state import StateLayout

@@ -1,6 +1,6 @@
 """Issue 18 without a JVM: the Delta reader, the page's views, masking, rendering and the server's defences.
 
-The event logs here are written in Delta's on-disk format by tests/ui/synthetic.py; the Spark
+The event logs here are written in Delta's on-disk format by tests/ui/ui_synthetic.py; the Spark
 tests (test_ui_browser.py, test_ui_reader_spark.py) hold the same code against logs Delta wrote.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from synthetic import T0, A, B, EventLogWriter, completed_flow, start_update, two_updates
+from ui_synthetic import T0, A, B, EventLogWriter, completed_flow, start_update, two_updates
 
 from harness.errors import (
     GraphvizNotFoundError,
