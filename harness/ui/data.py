@@ -36,6 +36,7 @@ class PipelineData:
         self.clock = clock
         self._lock = threading.Lock()
         self._cached: tuple[int, dict[str, Any]] | None = None
+        self._svg: tuple[int, bytes] | None = None
 
     def version(self) -> int:
         return self.source.load()[0]
@@ -63,6 +64,14 @@ class PipelineData:
 
     def graph(self) -> model.GraphView:
         return model.pipeline_graph(self.source.load()[1])
+
+    def graph_svg(self) -> bytes:
+        """The graph laid out by Graphviz, once per event-log version (the page redraws every second while live)."""
+        version, events = self.source.load()
+        with self._lock:
+            if self._svg is None or self._svg[0] != version:
+                self._svg = (version, render.layout(model.pipeline_graph(events), "svg"))
+            return self._svg[1]
 
     def flow(self, name: str) -> dict[str, Any]:
         version, events = self.source.load()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -35,7 +36,6 @@ from harness.errors import (
     OutsideStateDirError,
     UnknownPipelineError,
 )
-from harness.ui import render
 from harness.ui.data import StateData
 
 log = logging.getLogger(__name__)
@@ -157,8 +157,7 @@ class PageHandler(BaseHTTPRequestHandler):
         elif name == "version":
             self._json({"version": pipeline.version()})
         elif name == "graph.svg":
-            svg = render.layout(pipeline.graph(), "svg")
-            self._send(200, svg, "image/svg+xml; charset=utf-8")
+            self._send(200, pipeline.graph_svg(), "image/svg+xml; charset=utf-8")
         elif name == "flow":
             self._json(pipeline.flow(query.get("name", "")))
         elif name == "events":
@@ -183,8 +182,8 @@ class PageServer(ThreadingHTTPServer):
     def __init__(self, data: StateData, page: Page, port: int = 0) -> None:
         self.data = data
         self.page = page
-        #: every path requested, in order (the browser tests read it)
-        self.requests: list[str] = []
+        #: the latest paths requested, in order (the browser tests read them)
+        self.requests: deque[str] = deque(maxlen=2000)
         super().__init__((LOOPBACK, port), PageHandler)
 
     @property
