@@ -141,6 +141,12 @@ def test_no_request_leaves_loopback(loaded: dict[str, Any]) -> None:
     assert not page_hosts & {"127.0.0.1", "localhost"}
 
 
+def test_the_page_keeps_polling_for_changes(loaded: dict[str, Any]) -> None:
+    """Live refresh: after drawing, the page keeps asking for the event log's version."""
+    polls = [p for p in loaded["requests"] if p.startswith("/api/version?")]
+    assert len(polls) >= 2
+
+
 def test_nothing_overflows_at_1280x800(loaded: dict[str, Any]) -> None:
     assert loaded["probe"]["viewport"][0] == 1280
     assert loaded["probe"]["overflow"] == []
