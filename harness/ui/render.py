@@ -78,9 +78,9 @@ def _quote(text: str) -> str:
 def to_dot(graph: GraphView) -> str:
     lines = [
         "digraph pipeline {",
-        '  graph [rankdir=LR, nodesep=0.25, ranksep=0.55, bgcolor="transparent", '
+        '  graph [rankdir=LR, nodesep=0.2, ranksep=0.5, bgcolor="transparent", '
         'fontname="Helvetica", pad=0.1];',
-        '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=11, margin="0.12,0.06"];',
+        '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=10, margin="0.1,0.05"];',
         '  edge [color="#7a8793", arrowsize=0.7];',
     ]
     for node in graph.nodes.values():
@@ -89,14 +89,14 @@ def to_dot(graph: GraphView) -> str:
         status = status_text(node)
         stats = node_stats(node)
         stats_row = (
-            f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="9">{html.escape(stats)}</FONT></TD></TR>'
+            f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="8.5">{html.escape(stats)}</FONT></TD></TR>'
             if stats
             else ""
         )
         label = (
             f'<<TABLE BORDER="0" CELLSPACING="0" CELLPADDING="1">'
             f'<TR><TD ALIGN="LEFT"><B>{html.escape(node.name)}</B></TD></TR>'
-            f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="9" COLOR="#555555">'
+            f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="8.5" COLOR="#555555">'
             f"{html.escape(KIND_LABELS.get(node.kind, node.kind.lower()))} · {html.escape(status)}</FONT></TD></TR>"
             f"{stats_row}</TABLE>>"
         )

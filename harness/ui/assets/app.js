@@ -89,9 +89,9 @@ async function drawGraph() {
   markSelected();
 }
 
-// Fit when the whole graph can be shown at a readable scale (>= 60 %); a big graph (50 datasets)
+// Fit when the whole graph can be shown at a readable scale (>= 55 %); a big graph (50 datasets)
 // stays at full size in its scrolling panel instead of shrinking into unreadable type.
-const MIN_READABLE_SCALE = 0.6;
+const MIN_READABLE_SCALE = 0.55;
 const MAX_SCALE = 1.25;
 
 function applyFit() {
@@ -109,6 +109,21 @@ function applyFit() {
   svg.classList.toggle("fit", fit);
   $("#fit").textContent = fit ? "Full size" : "Fit";
   $("#fit").hidden = Math.abs(scale - 1) < 0.05;
+  if (!fit) scrollToSelected();
+}
+
+// At full size, bring the selected (failed) dataset into view, else the graph's left middle.
+function scrollToSelected() {
+  const box = $("#graph");
+  const target = [...box.querySelectorAll("g.node")].find((g) => g.dataset.dataset === state.selected);
+  if (target) {
+    const node = target.getBoundingClientRect();
+    const frame = box.getBoundingClientRect();
+    box.scrollLeft += node.left + node.width / 2 - (frame.left + frame.width / 2);
+    box.scrollTop += node.top + node.height / 2 - (frame.top + frame.height / 2);
+  } else {
+    box.scrollTop = (box.scrollHeight - box.clientHeight) / 2;
+  }
 }
 
 function markSelected() {
@@ -141,7 +156,10 @@ async function drawDetails() {
     figures.push(el("dt", { text: "expectations" }),
       el("dd", { text: `${(node.pass_rate * 100).toFixed(1)}% passed (${fmtInt(node.passed)} passed, ${fmtInt(node.failed)} failed)` }));
   }
-  if (!figures.length && node.status !== "NOT_RUN") figures.push(el("dt", { text: "figures" }), el("dd", { text: "none: the flow did not complete in that update" }));
+  const active = ["QUEUED", "STARTING", "RUNNING"].includes(node.status);
+  if (!figures.length && node.status !== "NOT_RUN") {
+    figures.push(el("dt", { text: "figures" }), el("dd", { text: active ? "none yet: the flow is still running" : "none: the flow did not complete in that update" }));
+  }
   const parts = [
     el("dl", { class: "kv" },
       el("dt", { text: "kind" }), el("dd", { text: node.kind.replace(/_/g, " ").toLowerCase() }),
@@ -277,7 +295,12 @@ async function poll() {
 
 async function start() {
   const { pipelines, first } = await getJSON("/api/pipelines");
-  const requested = new URLSearchParams(location.search).get("pipeline");
+  const params = new URLSearchParams(location.search);
+  const requested = params.get("pipeline");
+  if (params.get("dataset")) {
+    state.selected = params.get("dataset");
+    state.userSelected = true;
+  }
   state.pipeline = pipelines.includes(requested) ? requested : first;
   const chooser = $("#pipeline-select");
   if (pipelines.length > 1) {
