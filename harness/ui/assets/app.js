@@ -186,19 +186,27 @@ function flowTable(runs) {
       el("td", { text: fmtInt(run.rows ?? run.upserted) }),
       el("td", { text: fmtSeconds(run.duration_s) }),
       el("td", { text: fmtInt(run.files_read) })));
-    if (run.expectations.length) {
-      const cell = el("td", { class: "exp", colspan: "5" });
-      run.expectations.forEach((e, i) => {
-        if (i) cell.append(" · ");
-        cell.append(`${e.name}: ${fmtInt(e.passed)} passed, `, el("b", { class: e.failed ? "failed" : "", text: `${fmtInt(e.failed)} failed` }));
-      });
-      rows.push(el("tr", {}, cell));
-    }
+    if (run.expectations.length) rows.push(el("tr", {}, el("td", { class: "exp", colspan: "5" }, expectationList(run, rows.length === 1))));
   }
   return el("table", { class: "flowtable" },
     el("colgroup", {}, el("col", { width: "21%" }), el("col", { width: "25%" }), el("col", { width: "16%" }), el("col", { width: "18%" }), el("col", { width: "20%" })),
     el("thead", {}, el("tr", {}, ...["update", "status", "rows", "time", "files"].map((h) => el("th", { text: h })))),
     el("tbody", {}, ...rows));
+}
+
+// Each expectation's passed / failed records of one run; runs before the newest start folded.
+function expectationList(run, open) {
+  const failing = run.expectations.filter((e) => e.failed).length;
+  const summary = el("summary", { text: `${run.expectations.length} expectation(s), ${failing} with failed records` });
+  const table = el("table", { class: "exptable" },
+    el("thead", {}, el("tr", {}, el("th", { text: "expectation" }), el("th", { text: "passed" }), el("th", { text: "failed" }))),
+    el("tbody", {}, ...run.expectations.map((e) => el("tr", {},
+      el("td", { text: e.name }),
+      el("td", { text: fmtInt(e.passed) }),
+      el("td", { class: e.failed ? "failed" : "", text: fmtInt(e.failed) })))));
+  const details = el("details", {}, summary, table);
+  details.open = open;
+  return details;
 }
 
 // --- updates -----------------------------------------------------------------------------------------
