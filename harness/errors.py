@@ -464,6 +464,17 @@ class UnknownPipelineError(HarnessError):
         )
 
 
+class PortInUseError(HarnessError):
+    """Raised when `harness ui` cannot listen on the port asked for."""
+
+    def __init__(self, port: int, reason: str) -> None:
+        super().__init__(
+            f"cannot serve the pipeline page on 127.0.0.1:{port}: {reason}. Pass another --port (0 picks a free one).",
+            port=port,
+            reason=reason,
+        )
+
+
 class OutsideStateDirError(HarnessError):
     """Raised when a path asked of the page resolves outside the state directory (e.g. `../`)."""
 

@@ -34,6 +34,7 @@ from harness.errors import (
     GraphvizNotFoundError,
     HarnessError,
     OutsideStateDirError,
+    PortInUseError,
     UnknownPipelineError,
 )
 from harness.ui.data import StateData
@@ -198,7 +199,10 @@ class PageServer(ThreadingHTTPServer):
 
 def serve(data: StateData, page: Page, port: int, ready: Callable[[str], None]) -> None:
     """Serve until interrupted; `ready` receives the URL once the socket listens."""
-    server = PageServer(data, page, port)
+    try:
+        server = PageServer(data, page, port)
+    except OSError as exc:
+        raise PortInUseError(port, exc.strerror or str(exc)) from exc
     try:
         ready(server.url)
         server.serve_forever()

@@ -34,6 +34,7 @@
       nodes: [...document.querySelectorAll("#graph g.node")].map((g) => ({ name: g.dataset.dataset, status: g.dataset.status })),
       selected: document.querySelector("#details-title").textContent,
       node_error: document.querySelector("#node-error")?.textContent || null,
+      failed_hover: failed?.querySelector("title")?.textContent || null,
       updates: [...document.querySelectorAll("#updates tbody tr")].map((tr) => ({
         update_id: tr.dataset.update,
         cells: [...tr.cells].map((c) => c.textContent.trim()),

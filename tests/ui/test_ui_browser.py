@@ -97,6 +97,7 @@ def test_the_failed_node_shows_its_error(loaded: dict[str, Any], two_updates: An
     assert probe["node_error"] is not None
     assert "ExpectationViolationError" in probe["node_error"]
     assert "positive_amount" in probe["node_error"] and "positive_amount" in results[1].error
+    assert "ExpectationViolationError" in probe["failed_hover"]  # the node's hover text
 
 
 def test_the_updates_table_matches_the_event_log(loaded: dict[str, Any], two_updates: Any) -> None:

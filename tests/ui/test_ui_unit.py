@@ -343,3 +343,12 @@ def test_report_chart_is_the_graph_or_the_reason(
     monkeypatch.setenv("PATH", "/nonexistent")
     title, path = graph_chart(state, "synthetic", tmp_path)
     assert path == Path() and "Graphviz" in title
+
+
+def test_ui_command_on_a_busy_port_says_so(
+    state: StateLayout, server: PageServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness.cli.main import main
+
+    assert main(["ui", "--state", str(state.root), "--port", str(server.server_address[1])]) == 1
+    assert "Pass another --port" in capsys.readouterr().err

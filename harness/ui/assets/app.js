@@ -75,11 +75,12 @@ async function drawGraph() {
   const holder = document.createElement("div");
   holder.innerHTML = text.slice(text.indexOf("<svg"));
   const svg = holder.querySelector("svg");
-  svg.querySelectorAll("title").forEach((t) => t.remove()); // the node's tooltip says more
   const byId = new Map(state.overview.graph.nodes.map((n) => [n.svg_id, n]));
   svg.querySelectorAll("g.node").forEach((g) => {
     const node = byId.get(g.id);
     if (!node) return;
+    const title = g.querySelector("title"); // the hover text: the error of a failed node
+    if (title) title.textContent = node.error ? `${node.name} failed in flow ${node.failed_flow}:\n${node.error}` : `${node.name}: ${node.status.replace(/_/g, " ").toLowerCase()}`;
     g.dataset.dataset = node.name;
     g.dataset.status = node.status;
     g.addEventListener("click", () => select(node.name, true));
