@@ -352,3 +352,18 @@ def test_ui_command_on_a_busy_port_says_so(
 
     assert main(["ui", "--state", str(state.root), "--port", str(server.server_address[1])]) == 1
     assert "Pass another --port" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("details", "expected"),
+    [
+        ({"full_refresh": True}, "full refresh"),
+        ({"full_refresh_selection": ["a", "b"]}, "full refresh selection: a, b"),
+        ({"refresh_selection": ["gold"]}, "refresh selection: gold"),
+        ({}, "incremental"),
+    ],
+)
+def test_refresh_kind_in_databricks_words(details: dict[str, Any], expected: str) -> None:
+    from harness.ui.model import refresh_kind
+
+    assert refresh_kind(details) == expected
