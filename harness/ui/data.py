@@ -114,7 +114,7 @@ class StateData:
 
     def pipeline(self, name: str) -> PipelineData:
         """One pipeline's data; the name must be a known pipeline whose folder lies inside the state dir."""
-        path = inside(self.layout.root, self.layout.pipeline_dir("x").parent / name)
+        path = inside(self.layout.root, self.layout.pipelines_dir / name)
         if path.name not in self.pipeline_names() or path.name != name:
             raise UnknownPipelineError(str(self.layout.root), name, self.pipeline_names())
         with self._lock:
