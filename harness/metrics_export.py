@@ -15,9 +15,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pipeline.metrics.batches import Batch
 from pipeline.metrics.config import MetricsConfig
 from pipeline.metrics.job import connector, export_pipeline_metrics
-from pipeline.metrics.postgres_export import Batch, ExportReport, PostgresExporter
+from pipeline.metrics.postgres_export import ExportReport, PostgresExporter
 from pipeline.metrics.staging import MetricsStaging
 
 log = logging.getLogger(__name__)

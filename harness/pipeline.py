@@ -11,6 +11,7 @@ Tests share one SparkSession (pass `spark=`); the CLI creates one from the state
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
@@ -86,8 +87,7 @@ class LocalPipeline:
         if retry_on_schema_change and UpdateRunner.schema_change_pending(result):
             retry_request = RefreshRequest(False, request.refresh_selection, ())
             result = UpdateRunner(self.runtime, retry_request).run()
-        result._event_log = self.event_log
-        return result
+        return dataclasses.replace(result, event_log_reader=self.event_log)
 
     def validate(self) -> Any:
         """Load the sources and resolve the graph without running anything; returns the `PipelineGraph`."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.monitoring.errors import QualitySuiteError
+from pipeline.utils.errors import QualitySuiteError
 
 __all__ = ["QualityMetricRow", "SuiteRun", "build_data_docs", "new_context", "run_suites"]
 

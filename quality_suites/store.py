@@ -12,7 +12,7 @@ from typing import Any
 
 import great_expectations as gx
 
-from pipeline.monitoring.errors import QualitySuiteError
+from pipeline.utils.errors import QualitySuiteError
 from quality_suites.definitions import SUITES
 
 __all__ = ["SUITES_DIR", "load_suite", "stored_suite_json", "suite_json", "write_suites"]

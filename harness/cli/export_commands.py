@@ -6,30 +6,9 @@ import argparse
 import functools
 import logging
 import sys
-from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger(__name__)
-
-
-def _reports_metrics_errors(
-    command: Callable[[argparse.Namespace], int],
-) -> Callable[[argparse.Namespace], int]:
-    """`pipeline.metrics` errors are not HarnessErrors (pipeline/ never imports harness): print them the same way."""
-
-    @functools.wraps(command)
-    def run(args: argparse.Namespace) -> int:
-        from pipeline.metrics.errors import MetricsError
-
-        try:
-            return command(args)
-        except MetricsError as exc:
-            if getattr(args, "debug", False):
-                raise
-            print(f"Error: {exc}", file=sys.stderr)
-            return exc.exit_code
-
-    return run
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -89,7 +68,6 @@ def _pipeline(args: argparse.Namespace) -> Any:
     return LocalPipeline(args.pipeline_root, args.settings, state=args.state, master=args.master)
 
 
-@_reports_metrics_errors
 def export_command(args: argparse.Namespace) -> int:
     from harness.metrics_export import describe, export_connection, export_local
 
@@ -104,7 +82,6 @@ def export_command(args: argparse.Namespace) -> int:
     return 0
 
 
-@_reports_metrics_errors
 def redrive_command(args: argparse.Namespace) -> int:
     from harness.metrics_export import dead_letter_dir, describe, export_connection, redrive_local
 
@@ -132,11 +109,11 @@ def export_after_run(pipeline: Any, config_path: str | None) -> None:
     if not config_path:
         return
     from harness.metrics_export import describe, export_connection, export_local
-    from pipeline.metrics.errors import MetricsError
+    from pipeline.utils.errors import PipelineError
 
     try:
         config = _config(config_path)
-    except MetricsError as exc:
+    except PipelineError as exc:
         print(f"Warning: no metrics export: {exc}", file=sys.stderr)
         return
     if not config.export.enabled:
@@ -150,6 +127,7 @@ def export_after_run(pipeline: Any, config_path: str | None) -> None:
     try:
         with export_connection(pipeline.layout, config) as connect:
 
+            @functools.wraps(connect)  # the exporter names the target behind it (describe_target)
             def connect_after_staging() -> Any:
                 crash_point("export:after_staging")  # metrics staged in Delta, PostgreSQL not written
                 return connect()
@@ -158,7 +136,7 @@ def export_after_run(pipeline: Any, config_path: str | None) -> None:
             staged, report = export_local(
                 pipeline, config, connect_after_staging, on_batch_committed=committed
             )
-    except (HarnessError, MetricsError) as exc:  # e.g. no PostgreSQL at all: the run itself succeeded
+    except (HarnessError, PipelineError) as exc:  # e.g. no PostgreSQL at all: the run itself succeeded
         print(f"Warning: no metrics export: {exc}", file=sys.stderr)
         return
     except Exception as exc:  # an exporter bug must not fail a completed update either (docs/metrics.md)

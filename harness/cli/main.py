@@ -2,8 +2,9 @@
 
 Each command module exposes ``add_parser(subparsers, common)`` which adds its sub-command(s) with
 ``parents=[common]`` (so every command takes ``--state DIR`` and ``--debug``) and sets
-``func=<handler(args) -> int>``. Errors derived from `HarnessError` are printed once as
-``Error: ...`` with a non-zero exit code; ``--debug`` shows the traceback.
+``func=<handler(args) -> int>``. Errors derived from `HarnessError` or from `PipelineError` (the root
+of `pipeline/`'s errors, which never imports the harness) are printed once as ``Error: ...`` with a
+non-zero exit code; ``--debug`` shows the traceback.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 
 from harness.errors import HarnessError
 from harness.state import DEFAULT_STATE_DIR
+from pipeline.utils.errors import PipelineError
 
 #: Command modules, in the order `harness --help` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -73,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return int(args.func(args) or 0)
-    except HarnessError as exc:
+    except (HarnessError, PipelineError) as exc:
         if args.debug:
             raise
         print(f"Error: {exc}", file=sys.stderr)

@@ -8,6 +8,7 @@ order KPIs read back from the gold tables (`stages.kpi_frames`).
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +108,9 @@ img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
 """
 
 
-def write_report(options: E2EOptions, outcome: Any, pipeline: Any) -> Path:
+def write_report(
+    options: E2EOptions, outcome: Any, pipeline: Any, connect: Callable[[], Any] | None = None
+) -> Path:
     """Write summary.json, the charts and report.html into options.report_dir; returns the HTML path."""
     from harness.e2e import stages
     from harness.e2e.runner import summary_json
@@ -130,7 +133,7 @@ def write_report(options: E2EOptions, outcome: Any, pipeline: Any) -> Path:
     from harness.ui.export import pipeline_graph_chart
 
     charts.insert(0, pipeline_graph_chart(pipeline, folder))
-    panels = stages.dashboard_charts(outcome, folder)
+    panels = stages.dashboard_charts(outcome, folder, connect)
     charts.extend(panels)
     parts = [
         f"<h1>e2e run <span class='{outcome.status}'>{outcome.status}</span></h1>",

@@ -152,7 +152,6 @@ def run_e2e(options: E2EOptions, log: StepLog | None = None) -> E2EOutcome:
             if not result.succeeded:
                 failure = E2EUpdateFailedError(batch, result.error or "unknown", str(options.report_dir))
                 break
-        outcome._connect = pg.connect  # type: ignore[attr-defined]  # for the dashboard charts
         if failure is None:
             try:
                 with log.step("quality suites"):
@@ -176,7 +175,7 @@ def run_e2e(options: E2EOptions, log: StepLog | None = None) -> E2EOutcome:
             outcome.steps = [
                 {"name": s.name, "seconds": round(s.seconds, 2), "status": s.status} for s in log.records
             ]
-            report = write_report(options, outcome, pipeline)
+            report = write_report(options, outcome, pipeline, connect=pg.connect)
     log.say(f"report: {report}")
     log.say(f"summary: {options.report_dir / 'summary.json'}")
     if failure is not None:

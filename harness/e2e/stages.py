@@ -6,7 +6,7 @@ read on its own: where the data goes next is the next function in this file.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -320,9 +320,9 @@ def kpi_frames(pipeline: Any) -> list[tuple[str, Any, str, list[str]]]:
     return [("Daily order KPIs", frame, "kpi_date", ["orders", "revenue", "aov", "distinct_customers"])]
 
 
-def dashboard_charts(outcome: Any, folder: Path) -> list[tuple[str, Path]]:
-    """The Grafana panels rendered as PNGs over the run's PostgreSQL metrics (same SQL as Grafana)."""
-    connect = getattr(outcome, "_connect", None)
+def dashboard_charts(outcome: Any, folder: Path, connect: Callable[[], Any] | None) -> list[tuple[str, Path]]:
+    """The Grafana panels rendered as PNGs over the run's PostgreSQL metrics (same SQL as Grafana);
+    none without ``connect`` (the run's PostgreSQL)."""
     if connect is None:
         return []
     from pipeline.monitoring.render import render_dashboards

@@ -13,10 +13,11 @@ import getpass
 import os
 import re
 from collections.abc import Mapping
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 from harness.errors import PostgresConfigError
 from harness.postgres.info import REDACTED, PostgresInfo
+from pipeline.config.jdbc import parse_jdbc_url as parse_pipeline_jdbc_url
+from pipeline.utils.errors import ConfigError
 
 DSN_ENV = "HARNESS_PG_DSN"
 PASSWORD_ENV = "HARNESS_PG_PASSWORD"
@@ -26,18 +27,6 @@ _HINT = (
     "use a libpq URL (postgresql://user@host:5432/db?sslmode=require), a key=value string "
     "('host=... port=5432 dbname=... user=...') or a JDBC URL (jdbc:postgresql://host:5432/db?user=...)"
 )
-
-#: JDBC parameter names that map onto libpq keywords.
-_FROM_JDBC = {
-    "user": "user",
-    "sslmode": "sslmode",
-    "sslrootcert": "sslrootcert",
-    "sslcert": "sslcert",
-    "sslkey": "sslkey",
-    "applicationname": "application_name",
-    "connecttimeout": "connect_timeout",
-    "options": "options",
-}
 
 _KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
 _URL_PASSWORD = re.compile(r"(://[^:/@?#]*:)[^@/?#]*@")
@@ -52,45 +41,19 @@ def redact_dsn(text: str) -> str:
 
 
 def parse_jdbc_url(url: str) -> dict[str, str]:
-    """libpq keywords from ``jdbc:postgresql://host[:port]/db?user=...``; refuses an embedded password."""
-    shown = redact_dsn(url)
-    rest = url[len("jdbc:") :]
-    parts = urlsplit(rest)
-    if parts.scheme != "postgresql":
-        raise PostgresConfigError(DSN_ENV, shown, f"a JDBC URL must start with jdbc:postgresql://; {_HINT}")
-    netloc = parts.netloc
-    if "@" in netloc:
-        raise PostgresConfigError(DSN_ENV, shown, "a JDBC URL takes the user as ?user=..., not user@host")
-    if "," in netloc:
-        raise PostgresConfigError(DSN_ENV, shown, "several hosts are not supported; name one host")
-    if not netloc:
-        raise PostgresConfigError(DSN_ENV, shown, f"the JDBC URL names no host; {_HINT}")
-    params: dict[str, str] = {}
+    """libpq keywords from ``jdbc:postgresql://host[:port]/db?user=...``.
+
+    The grammar is `pipeline.config.jdbc`'s (the one JDBC URL parser; docs/postgres.md): one host,
+    the user as ``?user=``, never a password.
+    """
     try:
-        host, port = parts.hostname, parts.port
-    except ValueError as exc:
-        raise PostgresConfigError(DSN_ENV, shown, f"bad port in the JDBC URL ({exc})") from None
-    params["host"] = host or ""
-    if port is not None:
-        params["port"] = str(port)
-    database = unquote(parts.path.lstrip("/"))
-    if database:
-        params["dbname"] = database
-    for key, value in parse_qsl(parts.query, keep_blank_values=True):
-        lowered = key.lower()
-        if lowered == "password":
-            raise PostgresConfigError(
-                DSN_ENV,
-                shown,
-                f"the JDBC URL contains a password; remove it and put the password in {PASSWORD_ENV} "
-                f"(or {LIBPQ_PASSWORD_ENV}) instead",
-            )
-        if lowered == "ssl" and value.lower() in ("true", "1", "") and "sslmode" not in params:
-            params["sslmode"] = "require"
-        elif lowered in _FROM_JDBC:
-            params[_FROM_JDBC[lowered]] = value
-        # other pgjdbc-only parameters (prepareThreshold, loggerLevel, ...) have no libpq meaning
-    return params
+        return parse_pipeline_jdbc_url(url, DSN_ENV).libpq()
+    except ConfigError as exc:
+        raise PostgresConfigError(
+            DSN_ENV,
+            redact_dsn(url),
+            f"the JDBC URL {exc.reason}; {_HINT}. The password goes in {PASSWORD_ENV} (or {LIBPQ_PASSWORD_ENV})",
+        ) from None
 
 
 def parse_libpq(dsn: str) -> dict[str, str]:

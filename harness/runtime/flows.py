@@ -166,7 +166,7 @@ class FlowExecutor:
             result.status = "FAILED"
             result.error = str(error)
             result.error_class = type(error).__name__
-            result.exception = error  # type: ignore[attr-defined]
+            result.exception = error
         result.duration_s = time.monotonic() - started
         return result
 

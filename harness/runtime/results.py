@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,8 @@ class FlowResult:
     duration_s: float = 0.0
     error: str | None = None
     error_class: str | None = None
+    #: the (translated) error of a FAILED flow: the event log's error details, the update's failure
+    exception: BaseException | None = field(default=None, repr=False, compare=False)
 
     def metrics(self) -> dict[str, Any]:
         metrics: dict[str, Any] = {} if self.auto_cdc else {"num_output_rows": self.num_output_rows}
@@ -58,7 +61,8 @@ class UpdateResult:
     duration_s: float
     error: str | None = None
     error_class: str | None = None
-    _event_log: Any = field(default=None, repr=False)
+    #: reads the pipeline's event log (set by `LocalPipeline.run`; None for a bare `UpdateRunner` result)
+    event_log_reader: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def succeeded(self) -> bool:
@@ -74,4 +78,4 @@ class UpdateResult:
 
     def event_log(self) -> Any:
         """The pipeline's event log (all updates) as a DataFrame; filter on origin.update_id for this one."""
-        return self._event_log() if callable(self._event_log) else self._event_log
+        return self.event_log_reader() if self.event_log_reader is not None else None

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextvars
 import logging
 import time
-import traceback
 import uuid
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -519,7 +518,7 @@ class UpdateRunner:
                 extra["data_quality"] = quality
             extra["num_batches"] = result.num_batches
             extra["duration_ms"] = int(result.duration_s * 1000)
-        error = getattr(result, "exception", None)
+        error = result.exception
         message = f'Flow "{result.name}" has FAILED: {result.error}' if result.status == "FAILED" else None
         self._flow_event(result.name, result.target, result.status, extra, error=error, message=message)
 
@@ -583,12 +582,11 @@ class UpdateRunner:
             failure = exc
         except Exception as exc:
             failure = exc
-            failure.__harness_traceback__ = traceback.format_exc()  # type: ignore[attr-defined]
         finally:
             self._restore_configuration(previous_conf)
         failed_flows = [r for r in self.flow_results.values() if r.status == "FAILED"]
         if failure is None and failed_flows:
-            first = getattr(failed_flows[0], "exception", None)
+            first = failed_flows[0].exception
             failure = first or HarnessError(failed_flows[0].error or "flow failed")
             summary = f"{len(failed_flows)} flow(s) failed: " + ", ".join(f.name for f in failed_flows)
             self._progress("FAILED", error=HarnessError(f"{summary}. First error: {failure}"))

@@ -4,7 +4,8 @@
 locally), `staging` keeps them in Delta tables, `postgres_export` exports them incrementally and
 idempotently (watermark, upserts, retries, dead letters), `migrate` owns the PostgreSQL schema.
 Nothing here imports ``harness``, ``simulator`` or ``tests``; Spark and psycopg2 are imported inside
-the functions that need them, so importing the package has no side effects.
+the functions that need them, so importing the package has no side effects. The configuration model
+lives in `pipeline.config`; errors are `pipeline.utils.errors.PipelineError` subclasses.
 """
 
 from __future__ import annotations
@@ -19,17 +20,12 @@ from pipeline.metrics.config import (
     load_metrics_config,
     parse_metrics_config,
 )
-from pipeline.metrics.errors import ExportFailedError, MetricsConfigError, MetricsError, MigrationError
 
 __all__ = [
     "ConnectionSettings",
     "CostSettings",
-    "ExportFailedError",
     "ExportSettings",
     "MetricsConfig",
-    "MetricsConfigError",
-    "MetricsError",
-    "MigrationError",
     "RetryPolicy",
     "SlaSettings",
     "load_metrics_config",

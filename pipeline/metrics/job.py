@@ -22,9 +22,10 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from pipeline.metrics.batches import Batch
 from pipeline.metrics.config import MetricsConfig, connection_settings
 from pipeline.metrics.pipeline_metrics import detect_cores, events
-from pipeline.metrics.postgres_export import Batch, ExportReport, PostgresExporter
+from pipeline.metrics.postgres_export import ExportReport, PostgresExporter
 from pipeline.metrics.staging import MetricsStaging
 
 

@@ -16,8 +16,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pipeline.metrics.errors import MigrationError
 from pipeline.metrics.identifiers import quote_ident, sql_identifier
+from pipeline.utils.errors import MigrationError
 
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 

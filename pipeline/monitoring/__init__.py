@@ -2,25 +2,10 @@
 
 Everything here runs unchanged on Databricks (no imports from ``harness``, ``simulator`` or
 ``tests``); Spark, PostgreSQL and matplotlib are imported inside the functions that need them, so
-importing the package costs nothing and has no side effects.
+importing the package costs nothing and has no side effects. Its settings are part of the config
+model (`pipeline.config.model`); its errors are `pipeline.utils.errors.PipelineError` subclasses.
 """
 
 from __future__ import annotations
 
-from pipeline.monitoring.errors import (
-    AlertConfigError,
-    AlertStoreError,
-    DashboardError,
-    MonitoringError,
-    NotificationError,
-    QualitySuiteError,
-)
-
-__all__ = [
-    "AlertConfigError",
-    "AlertStoreError",
-    "DashboardError",
-    "MonitoringError",
-    "NotificationError",
-    "QualitySuiteError",
-]
+__all__: list[str] = []

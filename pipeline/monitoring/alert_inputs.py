@@ -34,7 +34,7 @@ from pipeline.monitoring.alerts import (
     QualityObservation,
     RunStatus,
 )
-from pipeline.monitoring.errors import AlertStoreError
+from pipeline.utils.errors import AlertStoreError
 
 __all__ = ["AlertInputs", "latest_update_ids", "load_alert_inputs"]
 

@@ -20,46 +20,25 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.metrics.errors import MetricsError
+from pipeline.config.model import AlertSettings, MonitoringSettings
 from pipeline.monitoring.alert_inputs import AlertInputs, load_alert_inputs
 from pipeline.monitoring.alert_store import DEFAULT_SCHEMA, ProcessResult, ensure_alerts_table, process_alerts
 from pipeline.monitoring.alerts import (
     Alert,
-    AlertSettings,
     business_anomaly_alerts,
     failure_alerts,
     performance_alerts,
     quality_alerts,
     sla_alerts,
 )
-from pipeline.monitoring.errors import MonitoringError
-from pipeline.monitoring.notifications import NotificationSettings, Notifier
+from pipeline.monitoring.notifications import Notifier
+from pipeline.utils.errors import PipelineError
 
 __all__ = ["MonitoringSettings", "alerts_after_export", "evaluate_alerts", "judge", "run_alerts"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class MonitoringSettings:
-    """The rules' thresholds (``quality`` + ``alerts``) and the notification channels of one environment."""
-
-    rules: AlertSettings
-    notifications: NotificationSettings = field(default_factory=NotificationSettings)
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> MonitoringSettings | None:
-        """Parse an environment configuration; None when it has no ``alerts`` section (alerting off).
-
-        Raises `AlertConfigError` naming the key, like the two parsers it combines.
-        """
-        alerts = config.get("alerts")
-        if not alerts:
-            return None
-        return cls(AlertSettings.from_config(config), NotificationSettings.from_config(alerts))
 
 
 def judge(pipeline_id: str, inputs: AlertInputs, settings: AlertSettings) -> list[Alert]:
@@ -137,7 +116,7 @@ def alerts_after_export(
         result = run_alerts(
             conn, pipeline_id, settings, now=moment, update_ids=update_ids, schema=schema, environ=environ
         )
-    except (MonitoringError, MetricsError) as exc:
+    except PipelineError as exc:
         log.warning("alerts not evaluated for pipeline %s: %s", pipeline_id, exc.message)
         return None
     except Exception as exc:

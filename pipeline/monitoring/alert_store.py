@@ -15,11 +15,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from pipeline.config.model import DEFAULT_SCHEMA
+from pipeline.metrics.identifiers import quote_ident
 from pipeline.monitoring.alerts import Alert, alert_message
-from pipeline.monitoring.errors import AlertConfigError, AlertStoreError
 from pipeline.monitoring.notifications import Delivery, Notifier
+from pipeline.utils.errors import AlertStoreError
 
 __all__ = [
+    "DEFAULT_SCHEMA",
     "ProcessResult",
     "ensure_alerts_table",
     "pending_alerts",
@@ -27,23 +30,10 @@ __all__ = [
     "record_alerts",
 ]
 
-DEFAULT_SCHEMA = "pipeline_monitoring"
-
 
 def _quote(identifier: str) -> str:
-    """A PostgreSQL quoted identifier. The schema name comes from configuration (``export.schema``) and
-    goes into SQL text, so only plain identifiers pass (as in `pipeline.metrics.identifiers`)."""
-    from pipeline.metrics.identifiers import IDENTIFIER, MAX_LENGTH
-
-    if (
-        not isinstance(identifier, str)
-        or not IDENTIFIER.fullmatch(identifier)
-        or len(identifier) > MAX_LENGTH
-    ):
-        raise AlertConfigError(
-            "export.schema", identifier, "must be a plain SQL identifier ([A-Za-z_][A-Za-z0-9_]*)"
-        )
-    return '"' + identifier.replace('"', '""') + '"'
+    """The schema (``export.schema``, from configuration) quoted for SQL text, after the identifier check."""
+    return quote_ident(identifier, "export.schema")
 
 
 def ensure_alerts_table(conn: Any, schema: str = DEFAULT_SCHEMA) -> None:

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.monitoring.errors import AlertConfigError
+from pipeline.config.model import AlertSettings
 from pipeline.monitoring.notifications import Message
 from pipeline.monitoring.scoring import degradation_ratio, robust_zscore
 
@@ -64,68 +64,6 @@ class Alert:
     @property
     def dedup_key(self) -> str:
         return f"{self.rule}|{self.subject}|{self.window}"
-
-
-@dataclass(frozen=True)
-class AlertSettings:
-    """Thresholds from the configuration's ``quality`` and ``alerts`` sections, validated once."""
-
-    min_pass_rate: Mapping[str, float]
-    revenue_zscore_threshold: float = 3.5
-    performance_degradation_factor: float = 2.0
-    baseline_runs: int = 10
-    min_baseline_runs: int = 3
-    anomaly_window_days: int = 28
-    min_anomaly_history_days: int = 7
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> AlertSettings:
-        """Read ``quality.min_pass_rate`` and ``alerts.*`` from a loaded environment configuration.
-
-        The window sizes are optional ``alerts`` keys with the defaults above.
-        """
-        quality = config.get("quality", {}) or {}
-        rates = quality.get("min_pass_rate", {}) or {}
-        if not isinstance(rates, Mapping):
-            raise AlertConfigError("quality.min_pass_rate", rates, "must map rule names to rates 0..1")
-        checked: dict[str, float] = {}
-        for rule, rate in rates.items():
-            if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
-                raise AlertConfigError(
-                    f"quality.min_pass_rate.{rule}", rate, "must be a number between 0 and 1"
-                )
-            checked[str(rule)] = float(rate)
-        alerts = config.get("alerts", {}) or {}
-        values: dict[str, Any] = {}
-        for key, kind, low in (
-            ("revenue_zscore_threshold", float, 0.0),
-            ("performance_degradation_factor", float, 1.0),
-            ("baseline_runs", int, 0),
-            ("min_baseline_runs", int, 0),
-            ("anomaly_window_days", int, 0),
-            ("min_anomaly_history_days", int, 0),
-        ):
-            if key not in alerts:
-                continue
-            value = alerts[key]
-            ok_type = isinstance(value, int) if kind is int else isinstance(value, int | float)
-            if isinstance(value, bool) or not ok_type or value <= low:
-                raise AlertConfigError(
-                    f"alerts.{key}", value, f"must be a {kind.__name__} greater than {low:g}"
-                )
-            values[key] = kind(value)
-        settings = cls(min_pass_rate=checked, **values)
-        for minimum, window in (
-            ("min_baseline_runs", "baseline_runs"),
-            ("min_anomaly_history_days", "anomaly_window_days"),
-        ):
-            if getattr(settings, minimum) > getattr(settings, window):
-                raise AlertConfigError(
-                    f"alerts.{minimum}",
-                    getattr(settings, minimum),
-                    f"exceeds alerts.{window} ({getattr(settings, window)}): the rule could never fire",
-                )
-        return settings
 
 
 # --- inputs (read from the metrics tables by alert_store, or built by tests) --------------------

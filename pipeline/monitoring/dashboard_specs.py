@@ -17,6 +17,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from pipeline.config.model import DEFAULT_SCHEMA
+
 __all__ = [
     "DASHBOARDS",
     "DATASOURCE",
@@ -28,7 +30,6 @@ __all__ = [
 ]
 
 DATASOURCE = {"type": "grafana-postgresql-datasource", "uid": "pipeline-monitoring-pg"}
-DEFAULT_SCHEMA = "pipeline_monitoring"
 SCHEMA_VARIABLE = "monitoring_schema"
 #: what the panels' SQL says instead of a schema name; Grafana replaces it with the variable's value
 S = "${" + SCHEMA_VARIABLE + "}"

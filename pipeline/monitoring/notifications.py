@@ -28,7 +28,8 @@ from typing import Any
 
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from pipeline.monitoring.errors import AlertConfigError, NotificationError
+from pipeline.config.model import EmailSettings, NotificationSettings, SlackSettings
+from pipeline.utils.errors import NotificationError
 
 __all__ = [
     "Delivery",
@@ -54,102 +55,6 @@ class Message:
     text: str
     fields: tuple[tuple[str, str], ...] = ()
     severity: str = "warning"
-
-
-@dataclass(frozen=True)
-class SlackSettings:
-    """Where the webhook URL comes from (an environment variable name) and how hard to try."""
-
-    webhook_env: str
-    timeout_s: float = 10.0
-    attempts: int = 3
-
-
-@dataclass(frozen=True)
-class EmailSettings:
-    """SMTP relay settings; the password (if any) comes from the environment variable ``password_env``."""
-
-    smtp_host: str
-    smtp_port: int
-    sender: str
-    recipients: tuple[str, ...]
-    username: str | None = None
-    password_env: str | None = None
-    starttls: bool = False
-    timeout_s: float = 10.0
-
-
-@dataclass(frozen=True)
-class NotificationSettings:
-    """The channels configured for an environment; either may be absent."""
-
-    slack: SlackSettings | None = None
-    email: EmailSettings | None = None
-
-    @classmethod
-    def from_config(cls, alerts: Mapping[str, Any]) -> NotificationSettings:
-        """Read the ``alerts`` section of an environment configuration (see docs/monitoring.md).
-
-        ``slack_webhook_env`` names the variable holding the webhook URL; ``email`` holds
-        ``smtp_host``, ``smtp_port``, ``sender``, ``recipients`` and optionally ``username``,
-        ``password_env``, ``starttls``.
-        """
-        slack = None
-        env_name = alerts.get("slack_webhook_env")
-        if env_name is not None:
-            if not isinstance(env_name, str) or not env_name.strip():
-                raise AlertConfigError(
-                    "alerts.slack_webhook_env", env_name, "must name an environment variable"
-                )
-            slack = SlackSettings(webhook_env=env_name)
-        email = None
-        section = alerts.get("email")
-        if section is not None:
-            email = _email_settings(section)
-        return cls(slack=slack, email=email)
-
-
-def _email_settings(section: Any) -> EmailSettings:
-    if not isinstance(section, Mapping):
-        raise AlertConfigError("alerts.email", section, "must be an object")
-    for key in ("smtp_host", "smtp_port", "sender", "recipients"):
-        if key not in section:
-            raise AlertConfigError(f"alerts.email.{key}", None, "is required")
-    port = section["smtp_port"]
-    if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
-        raise AlertConfigError("alerts.email.smtp_port", port, "must be an integer between 1 and 65535")
-    recipients = section["recipients"]
-    if isinstance(recipients, str):
-        recipients = [recipients]
-    if not recipients or not all(isinstance(r, str) and "@" in r for r in recipients):
-        raise AlertConfigError("alerts.email.recipients", recipients, "must be a non-empty list of addresses")
-    known = {"smtp_host", "smtp_port", "sender", "recipients", "username", "password_env", "starttls"}
-    unknown = sorted(set(section) - known)
-    if unknown:
-        raise AlertConfigError(
-            f"alerts.email.{unknown[0]}", section[unknown[0]], f"unknown key; allowed: {sorted(known)}"
-        )
-    for key in ("username", "password_env"):
-        if section.get(key) is not None and not isinstance(section[key], str):
-            raise AlertConfigError(f"alerts.email.{key}", section[key], "must be a string")
-    if section.get("username") and not section.get("password_env"):
-        raise AlertConfigError(
-            "alerts.email.password_env",
-            None,
-            "is required with username: name the variable holding the password",
-        )
-    starttls = section.get("starttls", False)
-    if not isinstance(starttls, bool):
-        raise AlertConfigError("alerts.email.starttls", starttls, "must be true or false")
-    return EmailSettings(
-        smtp_host=str(section["smtp_host"]),
-        smtp_port=port,
-        sender=str(section["sender"]),
-        recipients=tuple(recipients),
-        username=section.get("username"),
-        password_env=section.get("password_env"),
-        starttls=starttls,
-    )
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.monitoring.dashboard_specs import DEFAULT_SCHEMA, SCHEMA_VARIABLE, substitute_schema
-from pipeline.monitoring.errors import DashboardError
+from pipeline.utils.errors import DashboardError
 
 __all__ = ["Panel", "load_panels", "render_dashboards", "run_panel"]
 

@@ -1,7 +1,7 @@
 """Bronze: raw order events and customer changes from the landing volume, via Auto Loader.
 
 Paths and options come from the pipeline configuration (``ecommerce.*`` keys, see
-utils/config_manager.py); the reads and metadata columns are in utils/bronze.py.
+utils/runtime_config.py); the reads and metadata columns are in utils/bronze.py.
 """
 
 import dlt
@@ -12,7 +12,7 @@ from utils.bronze import (
     read_landing,
     with_ingestion_metadata,
 )
-from utils.config_manager import RuntimeConfig
+from utils.runtime_config import RuntimeConfig
 
 config = RuntimeConfig.from_spark_conf(spark)
 

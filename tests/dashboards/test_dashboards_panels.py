@@ -24,9 +24,9 @@ from pipeline.monitoring.alerts import (
     quality_alerts,
 )
 from pipeline.monitoring.dashboard_specs import dashboard_json, main
-from pipeline.monitoring.errors import DashboardError
 from pipeline.monitoring.exports import write_gold_kpis, write_quality_results
 from pipeline.monitoring.render import DASHBOARD_DIR, load_panels, render_dashboards, run_panel
+from pipeline.utils.errors import DashboardError
 from quality_suites.runner import QualityMetricRow
 
 T0 = dt.datetime(2026, 1, 1, 1, 0, tzinfo=dt.UTC)

@@ -30,9 +30,11 @@ from harness.postgres import PostgresInfo, provide_postgres
 from harness.postgres.local import stop_local
 from harness.postgres.local_files import LocalPaths
 from harness.state import StateLayout
-from pipeline.metrics.errors import MigrationError
+from pipeline.metrics.batches import Batch
+from pipeline.metrics.failures import is_transient
 from pipeline.metrics.migrate import applied_versions, apply_migrations, load_migrations
-from pipeline.metrics.postgres_export import Batch, PostgresExporter, is_transient
+from pipeline.metrics.postgres_export import PostgresExporter
+from pipeline.utils.errors import MigrationError
 
 pytestmark = [pytest.mark.spark, pytest.mark.postgres]
 
@@ -195,7 +197,7 @@ def test_server_stopped_mid_export_dead_letter_then_redrive(
         if len(committed) == 1:
             stop_local(LocalPaths(fresh_pg_state.postgres_dir))
 
-    caplog.set_level(logging.WARNING, logger="pipeline.metrics.postgres_export")
+    caplog.set_level(logging.WARNING, logger="pipeline.metrics")
     with provide_postgres(fresh_pg_state, prefer="local") as pg:
         ex = exporter(pg, schema, tmp_path, batch_updates=1, on_batch_committed=stop_after_first)
         report = ex.export(pid, staged.since)

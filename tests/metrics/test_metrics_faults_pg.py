@@ -21,7 +21,8 @@ from metrics_helpers import FAST_RETRY, Staged, assert_exported_once, drop_schem
 
 from harness.postgres import PostgresInfo
 from harness.postgres.local import free_port
-from pipeline.metrics.postgres_export import Batch, PostgresExporter
+from pipeline.metrics.batches import Batch
+from pipeline.metrics.postgres_export import PostgresExporter
 
 pytestmark = [pytest.mark.spark, pytest.mark.postgres]
 
@@ -71,7 +72,7 @@ def test_down_at_start_dead_letters_everything_then_redrive(
     schema = "m_down_start"
     drop_schema(metrics_pg, schema)
     down = replace(metrics_pg, port=free_port())
-    caplog.set_level(logging.WARNING, logger="pipeline.metrics.postgres_export")
+    caplog.set_level(logging.WARNING, logger="pipeline.metrics")
     ex = exporter(down, schema, tmp_path)
     report = ex.export(staged.run.pipeline_id, staged.since)
     ex.close()
@@ -101,15 +102,15 @@ def test_backend_killed_between_batches_is_retried_on_a_new_connection(
 
     def kill_backend(_batch: Batch) -> None:
         if not killed:
-            killed.append(ex._conn.get_backend_pid())
+            killed.append(ex.connection.current.get_backend_pid())
             assert query(metrics_pg, "SELECT pg_terminate_backend(%s)", (killed[0],)) == [(True,)]
 
     ex.on_batch_committed = kill_backend
-    caplog.set_level(logging.WARNING, logger="pipeline.metrics.postgres_export")
+    caplog.set_level(logging.WARNING, logger="pipeline.metrics")
     report = ex.export(staged.run.pipeline_id, staged.since)
     assert report.ok and report.batches == 2 and report.attempts == 3, report.error
     assert len(retry_lines(caplog)) == 1 and target(metrics_pg) in retry_lines(caplog)[0]
-    assert ex._conn.get_backend_pid() != killed[0]
+    assert ex.connection.current.get_backend_pid() != killed[0]
     ex.close()
     assert_exported_once(metrics_pg, schema, staged)
 

@@ -33,10 +33,11 @@ from metrics_helpers import (
 from harness.postgres import PostgresInfo, provide_postgres
 from harness.postgres.local_files import LocalPaths
 from harness.state import StateLayout
-from pipeline.metrics.config import ConnectionSettings, connection_settings, parse_export
+from pipeline.metrics.config import ConnectionSettings, connection_settings, parse_metrics_config
+from pipeline.metrics.failures import is_transient
 from pipeline.metrics.identifiers import sql_identifier
 from pipeline.metrics.migrate import apply_migrations
-from pipeline.metrics.postgres_export import PostgresExporter, is_transient
+from pipeline.metrics.postgres_export import PostgresExporter
 
 pytestmark = [pytest.mark.spark, pytest.mark.postgres]
 
@@ -197,10 +198,10 @@ def test_sslmode_require_against_a_local_ssl_server(
                 cur.execute("SELECT pg_reload_conf()")
         finally:
             conn.close()
-        export = parse_export(
-            {"host": pg.host, "port": pg.port, "database": pg.database, "user": pg.user,
-             "sslmode": "require", "password_env": "SSL_TEST_PASSWORD", "schema": "m_ssl"}
-        )  # fmt: skip
+        export = parse_metrics_config({"export": {
+            "host": pg.host, "port": pg.port, "database": pg.database, "user": pg.user,
+            "sslmode": "require", "password_env": "SSL_TEST_PASSWORD", "schema": "m_ssl"}}
+        ).export  # fmt: skip
         settings = connection_settings(export, environ={"SSL_TEST_PASSWORD": pg.password or ""})
         assert settings.connect_kwargs()["sslmode"] == "require"
         conn = settings.connect()

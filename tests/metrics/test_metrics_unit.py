@@ -10,13 +10,14 @@ from pathlib import Path
 import psycopg2
 import pytest
 
+from pipeline.metrics.batches import Batch, dedupe, make_batches, upsert_sql
 from pipeline.metrics.config import (
     CostSettings,
     connection_settings,
     load_metrics_config,
     parse_metrics_config,
 )
-from pipeline.metrics.errors import MetricsConfigError, MigrationError
+from pipeline.metrics.failures import is_transient
 from pipeline.metrics.migrate import load_migrations
 from pipeline.metrics.pipeline_metrics import (
     EVENT_COLUMNS,
@@ -25,7 +26,7 @@ from pipeline.metrics.pipeline_metrics import (
     cost_expressions,
     estimate_cost,
 )
-from pipeline.metrics.postgres_export import Batch, dedupe, is_transient, make_batches, upsert_sql
+from pipeline.utils.errors import ConfigError, MigrationError
 
 pytestmark = pytest.mark.unit
 
@@ -80,7 +81,7 @@ def test_defaults_when_sections_are_missing() -> None:
     ],
 )
 def test_bad_settings_name_the_key(raw: dict, key: str) -> None:
-    with pytest.raises(MetricsConfigError) as err:
+    with pytest.raises(ConfigError) as err:
         parse_metrics_config(raw)
     assert err.value.key == key
 
@@ -105,14 +106,14 @@ def test_jdbc_url_as_lakebase_shows_it() -> None:
 
 
 def test_jdbc_url_with_a_password_is_refused_without_echoing_it() -> None:
-    with pytest.raises(MetricsConfigError) as err:
+    with pytest.raises(ConfigError) as err:
         parse_metrics_config({"export": {"jdbc_url": "jdbc:postgresql://h:5432/d?user=u&password=hunter2"}})
     assert err.value.key == "export.jdbc_url"
     assert "hunter2" not in str(err.value) and "hunter2" not in repr(err.value.fields)
 
 
 def test_jdbc_url_contradicting_host_is_an_error() -> None:
-    with pytest.raises(MetricsConfigError) as err:
+    with pytest.raises(ConfigError) as err:
         parse_metrics_config({"export": {"host": "a", "jdbc_url": "jdbc:postgresql://b:5432/d"}})
     assert err.value.key == "export.host"
 
@@ -131,13 +132,13 @@ def test_password_from_environment_or_secret_scope_and_never_in_repr() -> None:
 
 
 def test_connection_needs_a_host() -> None:
-    with pytest.raises(MetricsConfigError) as err:
+    with pytest.raises(ConfigError) as err:
         connection_settings(parse_metrics_config({}).export)
     assert err.value.key == "export.host"
 
 
 def test_load_metrics_config_names_a_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(MetricsConfigError) as err:
+    with pytest.raises(ConfigError) as err:
         load_metrics_config(tmp_path / "nope.json")
     assert err.value.key == "config"
     (tmp_path / "c.json").write_text(json.dumps(FULL))
@@ -270,3 +271,25 @@ def test_migration_file_names_are_checked(tmp_path: Path) -> None:
     with pytest.raises(MigrationError) as err:
         load_migrations(tmp_path)
     assert err.value.version == 1
+
+
+def test_describe_target_reads_bound_methods_and_declared_wrappers_only() -> None:
+    """The target comes from the connect function's owner or from what a wrapper says it wraps
+    (``functools.wraps``), never from a closure's cells."""
+    import functools
+
+    from pipeline.metrics.config import ConnectionSettings
+    from pipeline.metrics.connection import describe_target
+
+    settings = ConnectionSettings(host="db.internal", port=6543, database="metrics", user="w")
+    assert describe_target(settings.connect) == "w@db.internal:6543/metrics"
+
+    @functools.wraps(settings.connect)
+    def declared() -> object:
+        return settings.connect()
+
+    def undeclared() -> object:
+        return settings.connect()
+
+    assert describe_target(declared) == "w@db.internal:6543/metrics"
+    assert describe_target(undeclared) is None

@@ -7,7 +7,6 @@ import socket
 import pytest
 
 from harness.local_receivers import smtp_server, webhook_server
-from pipeline.monitoring.errors import AlertConfigError, NotificationError
 from pipeline.monitoring.notifications import (
     EmailSettings,
     Message,
@@ -18,6 +17,7 @@ from pipeline.monitoring.notifications import (
     send_email,
     send_slack,
 )
+from pipeline.utils.errors import ConfigError, NotificationError
 
 pytestmark = pytest.mark.unit
 
@@ -160,7 +160,7 @@ def test_notifier_skips_unconfigured_channels_and_unset_secrets() -> None:
     ],
 )
 def test_bad_notification_config_names_the_key(section: dict, key: str) -> None:
-    with pytest.raises(AlertConfigError) as info:
+    with pytest.raises(ConfigError) as info:
         NotificationSettings.from_config(section)
     assert info.value.key == key
 

@@ -21,8 +21,8 @@ from pipeline.monitoring.alerts import (
     quality_alerts,
     sla_alerts,
 )
-from pipeline.monitoring.errors import AlertConfigError
 from pipeline.monitoring.scoring import degradation_ratio, mad, median, robust_zscore
+from pipeline.utils.errors import ConfigError
 
 pytestmark = pytest.mark.unit
 
@@ -192,6 +192,6 @@ def test_alert_message_carries_what_where_value_threshold() -> None:
     ],
 )
 def test_bad_alert_settings_name_the_key(config: dict, key: str) -> None:
-    with pytest.raises(AlertConfigError) as info:
+    with pytest.raises(ConfigError) as info:
         AlertSettings.from_config(config)
     assert info.value.key == key

@@ -214,7 +214,6 @@ def test_bad_alert_values_are_refused_by_validator_and_monitoring_alike(
     path: tuple[str, ...], value: Any, key: str
 ) -> None:
     from pipeline.metrics.config import parse_metrics_config
-    from pipeline.metrics.errors import MetricsConfigError
 
     data = raw("prod")
     section = data
@@ -224,7 +223,7 @@ def test_bad_alert_values_are_refused_by_validator_and_monitoring_alike(
     with pytest.raises(ConfigError) as info:
         config_from_mapping(data)
     assert info.value.key == key
-    with pytest.raises(MetricsConfigError) as parsed:
+    with pytest.raises(ConfigError) as parsed:
         parse_metrics_config(data)
     assert parsed.value.key == key
 
@@ -248,3 +247,36 @@ def test_optional_metrics_keys_are_accepted() -> None:
     with pytest.raises(ConfigError) as info:
         config_from_mapping(data)
     assert info.value.key == "sla.event_time_columns.silver_orders"
+
+
+def test_one_model_the_config_manager_and_the_metrics_export_read_alike() -> None:
+    """The config manager's typed sections are what `parse_metrics_config` builds from the same file."""
+    from pipeline.metrics.config import parse_metrics_config
+
+    for env in ENVIRONMENTS:
+        config = load_config(env)
+        assert config.metrics == parse_metrics_config(raw(env))
+        assert config.metrics.monitoring is not None
+        assert config.ingestion.max_files_per_trigger == 1000
+
+
+def test_an_error_names_the_environment_the_key_and_the_expected_type(tmp_path: Path) -> None:
+    from pipeline.metrics.config import load_metrics_config
+
+    data = raw("staging")
+    data["export"]["port"] = "5432"
+    file = tmp_path / "staging_config.json"
+    file.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ConfigError) as full:
+        load_config("staging", tmp_path)
+    with pytest.raises(ConfigError) as sections:
+        load_metrics_config(file)
+    for error in (full.value, sections.value):
+        assert (error.environment, error.key, error.value, error.expected) == (
+            "staging",
+            "export.port",
+            "5432",
+            "an integer",
+        )
+        assert error.source == str(file)
+        assert "staging" in str(error) and "export.port" in str(error)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.monitoring.errors import QualitySuiteError
+from pipeline.utils.errors import QualitySuiteError
 from quality_suites.definitions import SUITES
 from quality_suites.runner import run_suites
 from quality_suites.store import SUITES_DIR, load_suite, stored_suite_json, suite_json

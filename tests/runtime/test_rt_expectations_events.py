@@ -220,7 +220,7 @@ def test_fail_stops_the_flow_naming_flow_expectation_and_record(runs: dict[str, 
     assert result.status == "FAILED"
     strict = result.flows["strict"]
     assert strict.status == "FAILED" and strict.error_class == "ExpectationViolationError"
-    error = strict.exception  # type: ignore[attr-defined]
+    error = strict.exception
     assert isinstance(error, ExpectationViolationError)
     assert (error.flow, error.expectation) == ("strict", "id_small")
     record = json.loads(error.record)
