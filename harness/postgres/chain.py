@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from harness.errors import PostgresConfigError, PostgresUnavailableError
 from harness.postgres import cleanup
-from harness.postgres.docker import DockerProbe, docker_postgres, probe_docker
+from harness.postgres.container import docker_postgres
+from harness.postgres.docker import DockerProbe, docker_image, probe_docker
 from harness.postgres.dsn import DSN_ENV, info_from_environment
 from harness.postgres.info import PostgresInfo, redact
 from harness.postgres.local import acquire_local, release_local
@@ -70,7 +71,7 @@ def choose_provider(
     return ProviderChoice(
         "local",
         f"{DSN_ENV} is not set; no Docker engine at {probe.endpoint}: {probe.reason} "
-        f"(probed in {probe.elapsed * 1000:.0f} ms)",
+        f"(probed in {probe.elapsed * 1000:.0f} ms), so no {docker_image(environ)} container",
     )
 
 
@@ -128,7 +129,6 @@ def provide_postgres(
             log.warning("%s Falling back to the local server.", exc)
         else:
             with stack:
-                log.info("PostgreSQL container ready at %s", info.address)
                 yield info
             return
     yield from _local(LocalPaths(state.postgres_dir))

@@ -1,4 +1,4 @@
-"""Provider (b): a throw-away PostgreSQL container through Testcontainers, when a Docker engine answers.
+"""Provider (b), the probe: is there a Docker engine to run a PostgreSQL container (see `container`)?
 
 Detection must be quick and must never hang: Testcontainers itself waits a long time for a
 missing engine. `probe_docker` sends one ``GET /_ping`` to ``DOCKER_HOST`` (or the default
@@ -9,18 +9,13 @@ it decided, so the chain can log it.
 from __future__ import annotations
 
 import os
-import secrets
 import socket
 import ssl
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
-
-from harness.errors import PostgresUnavailableError
-from harness.postgres.info import PostgresInfo, redact
 
 DEFAULT_DOCKER_SOCKET = "unix:///var/run/docker.sock"
 DOCKER_PROBE_TIMEOUT = 2.0
@@ -29,6 +24,12 @@ IMAGE_ENV = "HARNESS_PG_IMAGE"
 DEFAULT_IMAGE = "postgres:18-alpine"
 DOCKER_DATABASE = "harness"
 DOCKER_USER = "harness"
+
+
+def docker_image(environ: Mapping[str, str] | None = None) -> str:
+    """The image the Docker provider runs: ``HARNESS_PG_IMAGE`` or ``postgres:18-alpine``."""
+    env = os.environ if environ is None else environ
+    return env.get(IMAGE_ENV, "").strip() or DEFAULT_IMAGE
 
 
 @dataclass(frozen=True)
@@ -117,44 +118,3 @@ def reply_has_ok(reply: bytes) -> bool:
     head, _, body = reply.partition(b"\r\n\r\n")
     status = head.split(b"\r\n", 1)[0].split()
     return len(status) >= 2 and status[1] == b"200" and body.strip() == b"OK"
-
-
-@contextmanager
-def docker_postgres(environ: Mapping[str, str] | None = None) -> Iterator[PostgresInfo]:
-    """Run a PostgreSQL container for the duration of the block (Testcontainers stops and removes it).
-
-    The image is ``HARNESS_PG_IMAGE`` or ``postgres:18-alpine``; the password is random per container.
-    Testcontainers' reaper container removes it too if this process dies without cleaning up.
-    """
-    env = os.environ if environ is None else environ
-    try:
-        from testcontainers.community.postgres import PostgresContainer
-    except ImportError:  # testcontainers < 4.14 kept the module at the top level
-        from testcontainers.postgres import PostgresContainer  # type: ignore[no-redef]
-
-    image = env.get(IMAGE_ENV, "").strip() or DEFAULT_IMAGE
-    password = secrets.token_urlsafe(18)
-    try:  # the constructor already talks to the engine (docker-py asks for its API version)
-        container = PostgresContainer(
-            image, username=DOCKER_USER, password=password, dbname=DOCKER_DATABASE, driver=None
-        )
-        container.start()
-    except Exception as exc:  # docker.errors.*, requests errors, timeouts: all mean "not available"
-        raise PostgresUnavailableError(
-            host=docker_endpoint(env),
-            database=DOCKER_DATABASE,
-            reason=f"could not start a {image} container through Testcontainers: "
-            f"{redact(str(exc), password)}. Check `docker info`, or set HARNESS_PG_PROVIDER=local.",
-        ) from None
-    try:
-        yield PostgresInfo(
-            provider="docker",
-            host=container.get_container_host_ip(),
-            port=int(container.get_exposed_port(5432)),
-            database=DOCKER_DATABASE,
-            user=DOCKER_USER,
-            sslmode="disable",
-            password=password,
-        )
-    finally:
-        container.stop()

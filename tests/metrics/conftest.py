@@ -1,6 +1,7 @@
 """Fixtures for the metrics tests: one real pipeline with two finished updates (shared by every test:
-updates cost seconds) and one local PostgreSQL server.
+updates cost seconds) and its PostgreSQL servers.
 
+`metrics_pg` runs each export test twice: against the local provider and in a Docker container.
 PostgreSQL state directories come from `tempfile.mkdtemp`, not pytest's `tmp_path`: pytest resets
 its root to mode 0700 at session start, which the server's unprivileged account must traverse (see
 tests/postgres/conftest.py).
@@ -67,9 +68,22 @@ def pg_state() -> Iterator[StateLayout]:
 
 
 @pytest.fixture(scope="session")
-def metrics_pg(pg_state: StateLayout) -> Iterator[PostgresInfo]:
+def local_metrics_pg(pg_state: StateLayout) -> Iterator[PostgresInfo]:
+    """The local server alone, for tests whose cost is Spark rather than PostgreSQL."""
     with provide_postgres(pg_state, prefer="local") as info:
         yield info
+
+
+@pytest.fixture(scope="session", params=["local", pytest.param("docker", marks=pytest.mark.docker)])
+def metrics_pg(request: pytest.FixtureRequest, pg_state: StateLayout) -> Iterator[PostgresInfo]:
+    """The server of the export tests: the local provider, and a Docker container (the `docker`
+    variants skip, with the reason, when no engine answers; see `docker_engine_env`)."""
+    if request.param == "docker":
+        env = request.getfixturevalue("docker_engine_env")
+        with provide_postgres(pg_state, prefer="docker", environ=env) as info:
+            yield info
+        return
+    yield request.getfixturevalue("local_metrics_pg")
 
 
 @pytest.fixture

@@ -250,7 +250,7 @@ def secret_flow(tmp_path: Path) -> Iterator[Path]:
 
 def test_no_credential_in_any_output(
     secret_flow: Path,
-    metrics_pg: PostgresInfo,
+    local_metrics_pg: PostgresInfo,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -259,7 +259,7 @@ def test_no_credential_in_any_output(
     """`harness run` exporting with a password (in the DSN, URL-encoded), an auth failure on the way,
     a re-drive with the password in the environment: neither password (nor its URL-encoded forms)
     appears in any file under the state and pipeline folders, stdout/stderr, log records or
-    exception texts."""
+    exception texts. Local server only: its cost is `harness run`, the same for any server."""
     from harness.cli.main import main
     from harness.pipeline import LocalPipeline
     from pipeline.metrics.config import parse_metrics_config
@@ -268,7 +268,7 @@ def test_no_credential_in_any_output(
     schema = "m_secret_flow"
     password = "p@ss:w/rd %&" + secrets.token_urlsafe(12)
     wrong = "wr0ng@:/ %" + secrets.token_urlsafe(12)
-    login = exporter_login(metrics_pg, schema, password)
+    login = exporter_login(local_metrics_pg, schema, password)
     state = tmp_path / "state"
     settings = str(tmp_path / "settings.json")
     config = tmp_path / "config.json"
@@ -309,10 +309,10 @@ def test_no_credential_in_any_output(
     assert main(["run", str(secret_flow), *common]) == 0
     third = capsys.readouterr()
     assert "Metrics export:" in third.out and "Warning" not in third.err
-    assert query(metrics_pg, f"SELECT count(*) FROM {schema}.pipeline_updates") == [(2,)]
-    assert query(metrics_pg, f"SELECT count(*) FROM {schema}.dead_letters WHERE redriven_at IS NOT NULL") == [
-        (1,)
-    ]
+    assert query(local_metrics_pg, f"SELECT count(*) FROM {schema}.pipeline_updates") == [(2,)]
+    assert query(
+        local_metrics_pg, f"SELECT count(*) FROM {schema}.dead_letters WHERE redriven_at IS NOT NULL"
+    ) == [(1,)]
     assert list(state.rglob("dead_letters/*/*-*.json")) == []
 
     # exception texts, as a caller would see them

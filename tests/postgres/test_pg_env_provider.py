@@ -98,10 +98,12 @@ def test_unreachable_server_is_reported_with_host_and_database(
 
 
 def test_local_provider_logs_its_choice_and_never_the_password(
-    fresh_state: StateLayout, caplog: pytest.LogCaptureFixture
+    fresh_state: StateLayout, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    with provide_postgres(fresh_state) as info:  # no DSN, no Docker engine here: the local server
+    # no DSN and no Docker engine (even where one runs, e.g. CI): the local server
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{fresh_state.root}/no-engine.sock")
+    with provide_postgres(fresh_state) as info:
         assert info.provider == "local"
         assert info.password
     assert "PostgreSQL provider: local (HARNESS_PG_DSN is not set; no Docker engine at" in caplog.text
