@@ -609,7 +609,64 @@ class EngineRunningError(HarnessError):
         )
 
 
-__all__ = [name for name in dir() if name.endswith("Error")]
+# --- the pipeline page and graph export (harness/ui/) ------------------------------------------------
+
+
+class UnsupportedDeltaTableError(HarnessError):
+    """Raised when the page's JVM-free Delta reader meets a table feature it does not implement."""
+
+    def __init__(self, path: str, feature: str) -> None:
+        super().__init__(
+            f"cannot read the Delta table {path} without Spark: it uses {feature}, which the page's reader "
+            "does not implement. Query it with `harness sql` instead.",
+            path=path,
+            feature=feature,
+        )
+
+
+class GraphvizNotFoundError(HarnessError):
+    """Raised when Graphviz's `dot` (the graph layout engine) is not on PATH."""
+
+    def __init__(self, searched: str) -> None:
+        super().__init__(
+            f"Graphviz `dot` not found on PATH ({searched}). It lays out the pipeline graph: install it "
+            "(`apt-get install graphviz`, `brew install graphviz`) or use `harness graph --format mermaid`.",
+            searched=searched,
+        )
+
+
+class UnknownPipelineError(HarnessError):
+    """Raised when the state directory holds no event log for the pipeline asked for (or several, none named)."""
+
+    def __init__(self, state: str, pipeline: str | None, known: Sequence[str]) -> None:
+        what = f"no event log for pipeline {pipeline!r}" if pipeline else "several pipelines"
+        super().__init__(
+            f"{what} under {state}/pipelines (found: {', '.join(known) or 'none'}). Run an update first, or "
+            "name one with --pipeline NAME (or --settings).",
+            state=state,
+            pipeline=pipeline,
+            known=list(known),
+        )
+
+
+class PortInUseError(HarnessError):
+    """Raised when `harness ui` cannot listen on the port asked for."""
+
+    def __init__(self, port: int, reason: str) -> None:
+        super().__init__(
+            f"cannot serve the pipeline page on 127.0.0.1:{port}: {reason}. Pass another --port (0 picks a free one).",
+            port=port,
+            reason=reason,
+        )
+
+
+class OutsideStateDirError(HarnessError):
+    """Raised when a path asked of the page resolves outside the state directory (e.g. `../`)."""
+
+    def __init__(self, path: str, state: str) -> None:
+        super().__init__(f"refused: {path!r} is outside the state directory {state}.", path=path, state=state)
+
+
 
 
 # --- SQL pipeline sources (harness.sql) ----------------------------------------------------------
@@ -654,3 +711,6 @@ class SqlUnsupportedError(HarnessError):
             line=line,
             reason=reason,
         )
+
+
+__all__ = [name for name in dir() if name.endswith("Error")]

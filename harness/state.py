@@ -78,7 +78,16 @@ class StateLayout:
         return self.root / "secrets.json"
 
     def pipeline_dir(self, pipeline_name: str) -> Path:
-        return self.root / "pipelines" / slug(pipeline_name)
+        return self.pipelines_dir / slug(pipeline_name)
+
+    @property
+    def pipelines_dir(self) -> Path:
+        return self.root / "pipelines"
+
+    def pipeline_slugs(self) -> list[str]:
+        """The pipelines (by slug) that have a folder in this state directory, sorted."""
+        root = self.pipelines_dir
+        return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
 
     def tables_dir(self, pipeline_name: str) -> Path:
         return self.pipeline_dir(pipeline_name) / "tables"

@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "harness.postgres.cli",
     "harness.cli.export_commands",
     "harness.cli.e2e_commands",
+    "harness.cli.ui_commands",
 )
 
 

@@ -168,6 +168,9 @@ def write_report(
             charts.append((title, chart_series(frame, x, ys, title, folder / name)))
     except Exception as exc:  # a failed run may lack gold tables; the report must still be written
         charts.append((f"KPI charts unavailable: {exc}", Path()))
+    from harness.ui.export import pipeline_graph_chart
+
+    charts.insert(0, pipeline_graph_chart(pipeline, folder))
     panels = stages.dashboard_charts(outcome, folder, connect)
     charts.extend(panels)
     parts = [

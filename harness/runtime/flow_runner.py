@@ -96,6 +96,7 @@ def _finish(ctx: Any, result: FlowResult) -> None:
         if quality is not None:
             extra["data_quality"] = quality
         extra["num_batches"] = result.num_batches
+        extra.update(result.stream_details())  # output mode of a streaming flow (docs/semantics.md §9)
         extra["duration_ms"] = int(result.duration_s * 1000)
     error = result.exception
     message = f'Flow "{result.name}" has FAILED: {result.error}' if result.status == "FAILED" else None
