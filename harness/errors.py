@@ -667,8 +667,6 @@ class OutsideStateDirError(HarnessError):
         super().__init__(f"refused: {path!r} is outside the state directory {state}.", path=path, state=state)
 
 
-
-
 # --- SQL pipeline sources (harness.sql) ----------------------------------------------------------
 
 

@@ -10,18 +10,20 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from harness.cli.bundle_options import add_pipeline_options, settings_from_args
+from harness.dbutils.secrets import local_secret_values
+
 DEFAULT_PORT = 8765
 FORMATS = ("svg", "png", "mermaid")
 EXTENSIONS = {"svg": "svg", "png": "png", "mermaid": "mmd"}
 
 
 def _pipeline_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--settings",
-        metavar="SETTINGS.json",
-        help="Databricks pipeline settings JSON: its name picks the pipeline (default: the only, or the most "
-        "recently updated, pipeline in the state directory)",
-    )
+    """`--settings FILE` or `--bundle [DIR] --target T --pipeline KEY`: which pipeline of the state to show.
+
+    Without either, the page shows the only (or the most recently updated) pipeline of the state.
+    """
+    add_pipeline_options(parser, root_positional=False)
 
 
 def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -62,10 +64,8 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _pipeline_name(args: argparse.Namespace) -> str | None:
-    if getattr(args, "settings", None):
-        from harness.settings.model import load_settings
-
-        return load_settings(args.settings).name
+    if getattr(args, "settings", None) or getattr(args, "bundle", None):
+        return settings_from_args(args).name
     return None
 
 
@@ -73,7 +73,8 @@ def _state_data(args: argparse.Namespace) -> tuple[Any, str]:
     from harness.state import StateLayout
     from harness.ui.data import StateData
 
-    data = StateData(StateLayout.at(args.state))
+    layout = StateLayout.at(args.state)
+    data = StateData(layout, known_secrets=local_secret_values(layout.secrets_file))
     return data, data.default_pipeline(_pipeline_name(args))
 
 

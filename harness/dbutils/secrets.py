@@ -72,3 +72,11 @@ class Secrets:
 
     def list(self, scope: str) -> list[SecretMetadata]:
         return [SecretMetadata(key) for key in sorted(self._file_secrets().get(scope, {}))]
+
+
+def local_secret_values(default_file: Path | None) -> tuple[str, ...]:
+    """Every secret value this machine could hand to `dbutils.secrets.get` (for pages that must mask them)."""
+    values = [value for name, value in os.environ.items() if name.startswith(ENV_PREFIX) and value]
+    for keys in Secrets(default_file)._file_secrets().values():
+        values.extend(value for value in keys.values() if value)
+    return tuple(sorted(set(values)))

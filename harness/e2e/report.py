@@ -168,9 +168,10 @@ def write_report(
             charts.append((title, chart_series(frame, x, ys, title, folder / name)))
     except Exception as exc:  # a failed run may lack gold tables; the report must still be written
         charts.append((f"KPI charts unavailable: {exc}", Path()))
-    from harness.ui.export import pipeline_graph_chart
+    if pipeline is not None:  # a report of a run that never got a pipeline has no graph to draw
+        from harness.ui.export import pipeline_graph_chart
 
-    charts.insert(0, pipeline_graph_chart(pipeline, folder))
+        charts.insert(0, pipeline_graph_chart(pipeline, folder))
     panels = stages.dashboard_charts(outcome, folder, connect)
     charts.extend(panels)
     parts = [

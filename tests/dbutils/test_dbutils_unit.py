@@ -138,3 +138,14 @@ def test_members_without_a_local_meaning_are_refused_by_name(dbutils: DBUtils) -
     with pytest.raises(DbutilsUnsupportedError) as nested:
         dbutils.notebook.entry_point.getDbutils()
     assert nested.value.name == "dbutils.notebook.entry_point.getDbutils"
+
+
+def test_the_values_a_page_must_mask_are_every_local_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.dbutils.secrets import local_secret_values
+
+    monkeypatch.setenv("HARNESS_SECRET__A__B", "from-env-1")
+    secrets_file = tmp_path / "secrets.json"
+    secrets_file.write_text(json.dumps({"s": {"k": "from-file-2", "empty": ""}}))
+    assert local_secret_values(secrets_file) == ("from-env-1", "from-file-2")
