@@ -74,6 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     for noisy in ("py4j", "urllib3", "matplotlib", "great_expectations"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if not args.debug:  # pyspark logs each failed query as JSON; the CLI prints it once as `Error: ...`
+        logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
     try:
         forwarded = _on_warm_engine(args, list(argv) if argv is not None else sys.argv[1:])
         if forwarded is not None:
