@@ -55,11 +55,11 @@ def sql_command(args: argparse.Namespace) -> int:
 
     from harness.pipeline import LocalPipeline
     from harness.query import sql_error
-    from harness.query.lexer import split_statements
+    from harness.sql.split import split_statements
 
     root, settings = pipeline_from_args(args)
     pipeline = LocalPipeline(root, settings, state=args.state, spark=getattr(args, "spark", None))
-    statements = split_statements(args.query) or [args.query]
+    statements = [s.text for s in split_statements(args.query, "<query>")] or [args.query]
     for statement in statements[:-1]:  # e.g. the docs' CREATE TEMP VIEW event_log_raw AS ...
         pipeline.sql(statement)
     frame = pipeline.sql(statements[-1])

@@ -85,13 +85,3 @@ def test_a_spark_error_keeps_its_class_first_line_and_position() -> None:
     assert (error.error_class, error.position) == ("UNRESOLVED_COLUMN.WITH_SUGGESTION", 7)
     assert "\n" not in str(error)
     assert str(error).endswith("(at position 7: 'nme FROM t')")
-
-
-def test_a_script_splits_at_semicolons_outside_literals_and_comments() -> None:
-    from harness.query.lexer import split_statements
-
-    script = "CREATE TEMP VIEW v AS SELECT ';' AS s; -- a comment; still a comment\nSELECT * FROM v;\n-- done"
-    assert split_statements(script) == [
-        "CREATE TEMP VIEW v AS SELECT ';' AS s",
-        "-- a comment; still a comment\nSELECT * FROM v",
-    ]
