@@ -135,7 +135,7 @@ th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; vertical-al
 th { background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td { max-width: 60em; overflow-wrap: break-word; }
 .PASSED { color: #186a1f; } .FAILED { color: #b00020; }
-img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
+img { max-width: 100%; box-sizing: border-box; height: auto; border: 1px solid #eee; margin: 0.5em 0; }
 """
 
 

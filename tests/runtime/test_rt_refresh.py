@@ -67,7 +67,8 @@ def refresh(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
     append(spark, 3)
     out["incremental"] = p.run()
     snapshot("incremental")
-    checkpoint = p.runtime.checkpoints_root / "st_a" / "st_a" / "_harness" / "txn_app_id"
+    # the streaming query's id, kept in its checkpoint: a new checkpoint gives a new query id
+    checkpoint = p.runtime.checkpoints_root / "st_a" / "st_a" / "metadata"
     out["app_id_before"] = checkpoint.read_text()
     out["full"] = p.run(full_refresh=True)
     out["app_id_after"] = checkpoint.read_text()
