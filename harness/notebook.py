@@ -78,9 +78,11 @@ def notebook_session(
 
 def _speak_databricks_sql(pipeline: Any) -> None:
     """`spark.sql` in the notebook accepts Databricks' event_log() and JSON-path spellings, as on Databricks."""
+    from harness.pipeline import EVENT_LOG_VIEW
+
     spark = pipeline.spark
     plain_sql = spark.sql
-    pipeline.event_log().createOrReplaceTempView("event_log")
+    pipeline.event_log().createOrReplaceTempView(EVENT_LOG_VIEW)
 
     def sql(query: str, *args: Any, **kwargs: Any) -> Any:
         return plain_sql(pipeline.prepare_sql(query), *args, **kwargs)

@@ -24,8 +24,11 @@ FILE_ENV = "HARNESS_SECRETS_FILE"
 
 def secret_env_name(scope: str, key: str) -> str:
     """The environment variable that holds secret `key` of `scope`."""
-    clean = lambda text: re.sub(r"[^A-Za-z0-9]", "_", text).upper()  # noqa: E731
-    return f"{ENV_PREFIX}{clean(scope)}__{clean(key)}"
+    return f"{ENV_PREFIX}{_env_part(scope)}__{_env_part(key)}"
+
+
+def _env_part(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]", "_", text).upper()
 
 
 @dataclass(frozen=True)
